@@ -1,0 +1,151 @@
+/**
+ * Persistence of order actors in the `orders` KV bucket. Every write is a compare-and-set on
+ * the revision that was read, and carries the outbox events its transition emitted, so a state
+ * change and its events are one atomic write. A stale revision means another writer won: the
+ * caller re-reads and decides again, never overwrites.
+ */
+import { setTimeout as delay } from 'node:timers/promises';
+import { initialTransition, transition } from 'xstate';
+import type { KV } from '@nats-io/kv';
+import {
+  AppError,
+  decodeOrderRecord,
+  encodeOrderRecord,
+  eventSubject,
+  isKvConflict,
+  type OrderEventType,
+  type OrderRecord,
+  type OutboxEvent,
+} from '../shared/index.js';
+import { orderMachine, type OrderEvent, type OrderInput } from './order.machine.js';
+
+export interface StoredOrder {
+  record: OrderRecord;
+  revision: number;
+}
+
+type OrderSnapshot = ReturnType<typeof orderMachine.resolveState>;
+type EmittedAction = { type: string; params?: unknown };
+
+function emittedEvents(snapshot: OrderSnapshot, actions: readonly EmittedAction[]): OutboxEvent[] {
+  const { context } = snapshot;
+  return actions
+    .filter((action) => action.type === 'emit')
+    .map((action, index) => {
+      const type = (action.params as { event: OrderEventType }).event;
+      return {
+        // Derived, not random: the same transition always yields the same Nats-Msg-Id.
+        id: `${context.orderId}:${context.history.length}:${index}:${type}`,
+        subject: eventSubject(type, context.orderId),
+        type,
+        data: {
+          orderId: context.orderId,
+          tenant: context.tenant,
+          status: snapshot.value as OrderRecord['status'],
+          at: context.updatedAt,
+          correlationId: context.correlationId,
+        },
+      };
+    });
+}
+
+function toRecord(snapshot: OrderSnapshot, pending: readonly OutboxEvent[], actions: readonly EmittedAction[]): OrderRecord {
+  return {
+    v: 1,
+    status: snapshot.value as OrderRecord['status'],
+    context: snapshot.context,
+    // Events not yet cleared by the relay stay: only the relay removes what it published.
+    outbox: [...pending, ...emittedEvents(snapshot, actions)],
+  };
+}
+
+/** The snapshot a stored record rehydrates to. */
+export function rehydrate(record: OrderRecord): OrderSnapshot {
+  return orderMachine.resolveState({ value: record.status, context: record.context });
+}
+
+/** The record after `event`, or undefined when the event does not apply in the current state. */
+export function nextRecord(record: OrderRecord, event: OrderEvent): OrderRecord | undefined {
+  const snapshot = rehydrate(record);
+  if (!snapshot.can(event)) return undefined;
+  const [next, actions] = transition(orderMachine, snapshot, event);
+  return toRecord(next, record.outbox, actions as EmittedAction[]);
+}
+
+export function initialRecord(input: OrderInput): OrderRecord {
+  const [snapshot, actions] = initialTransition(orderMachine, input);
+  return toRecord(snapshot, [], actions as EmittedAction[]);
+}
+
+export type UpdateResult =
+  | { kind: 'applied'; order: StoredOrder; event: OrderEvent }
+  | { kind: 'unchanged'; order: StoredOrder }
+  | { kind: 'missing' };
+
+export type ActorStore = ReturnType<typeof createActorStore>;
+
+export function createActorStore({ kv }: { kv: KV }) {
+  async function load(orderId: string): Promise<StoredOrder | undefined> {
+    const entry = await kv.get(orderId);
+    if (!entry || entry.operation !== 'PUT') return undefined;
+    const record = decodeOrderRecord(entry.value);
+    if (!record) {
+      throw new AppError('ORDER_RECORD_CORRUPT', `order ${orderId} has an unreadable record at revision ${entry.revision}`);
+    }
+    return { record, revision: entry.revision };
+  }
+
+  /** Creates the order; if it already exists (a retried create), returns the stored one. */
+  async function create(input: OrderInput): Promise<{ order: StoredOrder; created: boolean }> {
+    const record = initialRecord(input);
+    try {
+      const revision = await kv.create(input.orderId, encodeOrderRecord(record));
+      return { order: { record, revision }, created: true };
+    } catch (err) {
+      if (!isKvConflict(err)) throw err;
+      let existing = await load(input.orderId);
+      for (let attempt = 1; !existing && attempt <= 5; attempt++) {
+        existing = await loadAfterConflict(input.orderId, attempt);
+      }
+      if (!existing) throw new AppError('ORDER_CREATE_RACE', `order ${input.orderId} exists but cannot be read`, { cause: err });
+      return { order: existing, created: false };
+    }
+  }
+
+  /**
+   * Reads, decides and writes with compare-and-set, re-reading on conflict. `decide` sees the
+   * current record and returns the event to apply, or undefined to leave it as it is.
+   */
+  async function update(
+    orderId: string,
+    decide: (record: OrderRecord) => OrderEvent | undefined,
+    maxAttempts = 20,
+  ): Promise<UpdateResult> {
+    for (let attempt = 0; attempt < maxAttempts; attempt++) {
+      const order = attempt === 0 ? await load(orderId) : await loadAfterConflict(orderId, attempt);
+      if (!order) return { kind: 'missing' };
+      const event = decide(order.record);
+      const next = event && nextRecord(order.record, event);
+      if (!event || !next) return { kind: 'unchanged', order };
+      try {
+        const revision = await kv.update(orderId, encodeOrderRecord(next), order.revision);
+        return { kind: 'applied', order: { record: next, revision }, event };
+      } catch (err) {
+        if (!isKvConflict(err)) throw err;
+      }
+    }
+    throw new AppError('ORDER_UPDATE_CONTENDED', `order ${orderId}: ${maxAttempts} conflicting writes in a row`);
+  }
+
+  /**
+   * A read after a conflict. On a replicated bucket a direct get may be served by a replica
+   * that has not applied the winning write yet, so a short pause lets it catch up; the next
+   * compare-and-set tells whether it did.
+   */
+  async function loadAfterConflict(orderId: string, attempt: number): Promise<StoredOrder | undefined> {
+    await delay(Math.min(2 ** attempt, 50));
+    return load(orderId);
+  }
+
+  return { load, create, update };
+}

@@ -1,0 +1,74 @@
+/**
+ * Connecting to NATS: credentials and TLS from configuration, reconnecting for ever (a cluster
+ * node restart must not kill a component), and connection events in the log.
+ */
+import { readFileSync } from 'node:fs';
+import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
+import type { ConnectionOptions } from '@nats-io/transport-node';
+import type { Config } from './config.js';
+import type { Logger } from './logger.js';
+import { StartupError, errorMessage } from './errors.js';
+
+export type { NatsConnection } from '@nats-io/transport-node';
+
+export function connectionOptions(config: Pick<Config, 'natsServers' | 'natsAuth'>, name: string): ConnectionOptions {
+  const { natsAuth: auth } = config;
+  const opts: ConnectionOptions = {
+    servers: config.natsServers ? [...config.natsServers] : ['nats://127.0.0.1:4222'],
+    name,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 250,
+    reconnectJitter: 100,
+    pingInterval: 10_000,
+    waitOnFirstConnect: true,
+  };
+  if (auth.credsFile) opts.authenticator = credsAuthenticator(readFileSync(auth.credsFile));
+  if (auth.user) {
+    opts.user = auth.user;
+    opts.pass = auth.password;
+  }
+  if (auth.tlsCaFile || auth.tlsCertFile) {
+    opts.tls = {
+      ...(auth.tlsCaFile ? { caFile: auth.tlsCaFile } : {}),
+      ...(auth.tlsCertFile ? { certFile: auth.tlsCertFile, keyFile: auth.tlsKeyFile } : {}),
+    };
+  }
+  return opts;
+}
+
+/** Connects, or fails with one clear line after `timeoutMs` of trying. */
+export async function connectNats(
+  config: Pick<Config, 'natsServers' | 'natsAuth'>,
+  name: string,
+  log: Logger,
+  timeoutMs = 15_000,
+): Promise<NatsConnection> {
+  const opts = connectionOptions(config, name);
+  let nc: NatsConnection;
+  try {
+    nc = await connect({ ...opts, timeout: timeoutMs });
+  } catch (err) {
+    throw new StartupError(`cannot connect to NATS at ${String(opts.servers)}: ${errorMessage(err)}`, err);
+  }
+  log.info({ server: nc.getServer() }, 'connected to NATS');
+  void watchStatus(nc, log);
+  return nc;
+}
+
+async function watchStatus(nc: NatsConnection, log: Logger): Promise<void> {
+  for await (const status of nc.status()) {
+    switch (status.type) {
+      case 'disconnect':
+        log.warn({ server: status.server }, 'NATS disconnected');
+        break;
+      case 'reconnect':
+        log.info({ server: status.server }, 'NATS reconnected');
+        break;
+      case 'error':
+        log.error({ err: status.error }, 'NATS connection error');
+        break;
+      default:
+        break;
+    }
+  }
+}

@@ -1,0 +1,98 @@
+/**
+ * The value stored per order in the `orders` KV bucket: the actor's persisted snapshot and the
+ * outbox events its last transitions produced, written together in one compare-and-set.
+ * The relay (src/relay) reads and clears the outbox through this module; the actor side
+ * (src/actors) owns the transitions.
+ */
+export const ORDER_STATUSES = [
+  'CREATED',
+  'PROCESSING',
+  'FAILED_TRANSIENT',
+  'COMPLETED',
+  'FAILED_PERMANENT',
+  'CANCELLED',
+] as const;
+export type OrderStatus = (typeof ORDER_STATUSES)[number];
+
+export const TERMINAL_STATUSES: ReadonlySet<OrderStatus> = new Set(['COMPLETED', 'FAILED_PERMANENT', 'CANCELLED']);
+
+/** Rank in the lifecycle, for "history only moves forward" checks. */
+export const STATUS_RANK: Readonly<Record<OrderStatus, number>> = {
+  CREATED: 0,
+  PROCESSING: 1,
+  FAILED_TRANSIENT: 1,
+  COMPLETED: 2,
+  FAILED_PERMANENT: 2,
+  CANCELLED: 2,
+};
+
+export interface OrderItem {
+  sku: string;
+  quantity: number;
+  unitPrice: number;
+}
+
+export interface OrderError {
+  code: string;
+  message: string;
+}
+
+export interface OrderContext {
+  orderId: string;
+  tenant: string;
+  customerId: string;
+  currency: string;
+  items: OrderItem[];
+  amount: number;
+  /** Payment attempts started. */
+  attempts: number;
+  lastError?: OrderError;
+  paymentId?: string;
+  correlationId: string;
+  createdAt: string;
+  updatedAt: string;
+  history: Array<{ status: OrderStatus; at: string }>;
+}
+
+export type OrderEventType = 'created' | 'completed' | 'dead_lettered' | 'cancelled';
+
+/** An event waiting to be published to ORDERS; `id` becomes the `Nats-Msg-Id`. */
+export interface OutboxEvent {
+  id: string;
+  subject: string;
+  type: OrderEventType;
+  data: { orderId: string; tenant: string; status: OrderStatus; at: string; correlationId: string };
+}
+
+export interface OrderRecord {
+  v: 1;
+  status: OrderStatus;
+  context: OrderContext;
+  outbox: OutboxEvent[];
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+export function encodeOrderRecord(record: OrderRecord): Uint8Array {
+  return encoder.encode(JSON.stringify(record));
+}
+
+/** Decodes a stored record; undefined for anything that is not one (a delete marker, garbage). */
+export function decodeOrderRecord(bytes: Uint8Array): OrderRecord | undefined {
+  if (bytes.length === 0) return undefined;
+  try {
+    const value = JSON.parse(decoder.decode(bytes)) as Partial<OrderRecord>;
+    if (value.v !== 1 || typeof value.status !== 'string' || !value.context || !Array.isArray(value.outbox)) {
+      return undefined;
+    }
+    return value as OrderRecord;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The record with the given (published) events removed from its outbox. */
+export function withoutOutboxEvents(record: OrderRecord, publishedIds: ReadonlySet<string>): OrderRecord {
+  return { ...record, outbox: record.outbox.filter((event) => !publishedIds.has(event.id)) };
+}

@@ -1,0 +1,79 @@
+import { describe, expect, it } from 'vitest';
+import { initialRecord, nextRecord } from '../../src/actors/actor-store.js';
+import type { OrderRecord } from '../../src/shared/index.js';
+
+const input = {
+  orderId: 'o1',
+  tenant: 't1',
+  customerId: 'c1',
+  currency: 'USD',
+  items: [{ sku: 'a', quantity: 2, unitPrice: 150 }],
+  amount: 300,
+  correlationId: 'corr-1',
+  at: '2026-01-01T00:00:00.000Z',
+};
+
+function step(record: OrderRecord, event: Parameters<typeof nextRecord>[1]): OrderRecord {
+  const next = nextRecord(record, event);
+  if (!next) throw new Error(`${event.type} refused in ${record.status}`);
+  return next;
+}
+
+describe('order machine', () => {
+  it('starts CREATED with a created event in the outbox', () => {
+    const record = initialRecord(input);
+    expect(record.status).toBe('CREATED');
+    expect(record.context.history).toEqual([{ status: 'CREATED', at: input.at }]);
+    expect(record.outbox).toEqual([
+      {
+        id: 'o1:1:0:created',
+        subject: 'orders.events.created.o1',
+        type: 'created',
+        data: { orderId: 'o1', tenant: 't1', status: 'CREATED', at: input.at, correlationId: 'corr-1' },
+      },
+    ]);
+  });
+
+  it('runs the success path, keeping pending outbox events and counting attempts', () => {
+    let record = initialRecord(input);
+    record = step(record, { type: 'PAYMENT_STARTED', at: 't2' });
+    expect(record.status).toBe('PROCESSING');
+    expect(record.context.attempts).toBe(1);
+    expect(record.outbox.map((e) => e.type)).toEqual(['created']);
+    record = step(record, { type: 'PAYMENT_SUCCEEDED', at: 't3', paymentId: 'pay_1' });
+    expect(record.status).toBe('COMPLETED');
+    expect(record.context.paymentId).toBe('pay_1');
+    expect(record.context.history.map((h) => h.status)).toEqual(['CREATED', 'PROCESSING', 'COMPLETED']);
+    expect(record.outbox.map((e) => e.id)).toEqual(['o1:1:0:created', 'o1:3:0:completed']);
+  });
+
+  it('retries through FAILED_TRANSIENT and records the error', () => {
+    let record = step(initialRecord(input), { type: 'PAYMENT_STARTED', at: 't2' });
+    record = step(record, { type: 'PAYMENT_FAILED_TRANSIENT', at: 't3', error: { code: 'HTTP_503', message: 'down' } });
+    expect(record.status).toBe('FAILED_TRANSIENT');
+    expect(record.context.lastError).toEqual({ code: 'HTTP_503', message: 'down' });
+    record = step(record, { type: 'PAYMENT_STARTED', at: 't4' });
+    expect(record.context.attempts).toBe(2);
+  });
+
+  it('refuses events that do not apply, and terminal states accept nothing', () => {
+    const created = initialRecord(input);
+    expect(nextRecord(created, { type: 'PAYMENT_SUCCEEDED', at: 't', paymentId: 'p' })).toBeUndefined();
+    const processing = step(created, { type: 'PAYMENT_STARTED', at: 't2' });
+    expect(nextRecord(processing, { type: 'CANCEL', at: 't3' })).toBeUndefined();
+    const completed = step(processing, { type: 'PAYMENT_SUCCEEDED', at: 't3', paymentId: 'p' });
+    for (const event of [
+      { type: 'PAYMENT_STARTED', at: 't4' },
+      { type: 'CANCEL', at: 't4' },
+      { type: 'DEAD_LETTERED', at: 't4', error: { code: 'X', message: 'x' } },
+    ] as const) {
+      expect(nextRecord(completed, event)).toBeUndefined();
+    }
+  });
+
+  it('cancels only from CREATED', () => {
+    const cancelled = step(initialRecord(input), { type: 'CANCEL', at: 't2' });
+    expect(cancelled.status).toBe('CANCELLED');
+    expect(cancelled.outbox.map((e) => e.type)).toEqual(['created', 'cancelled']);
+  });
+});
