@@ -41,7 +41,7 @@ function emittedEvents(snapshot: OrderSnapshot, actions: readonly EmittedAction[
         data: {
           orderId: context.orderId,
           tenant: context.tenant,
-          status: snapshot.value as OrderRecord['status'],
+          status: snapshot.value,
           at: context.updatedAt,
           correlationId: context.correlationId,
         },
@@ -49,10 +49,14 @@ function emittedEvents(snapshot: OrderSnapshot, actions: readonly EmittedAction[
     });
 }
 
-function toRecord(snapshot: OrderSnapshot, pending: readonly OutboxEvent[], actions: readonly EmittedAction[]): OrderRecord {
+function toRecord(
+  snapshot: OrderSnapshot,
+  pending: readonly OutboxEvent[],
+  actions: readonly EmittedAction[],
+): OrderRecord {
   return {
     v: 1,
-    status: snapshot.value as OrderRecord['status'],
+    status: snapshot.value,
     context: snapshot.context,
     // Events not yet cleared by the relay stay: only the relay removes what it published.
     outbox: [...pending, ...emittedEvents(snapshot, actions)],
@@ -69,12 +73,12 @@ export function nextRecord(record: OrderRecord, event: OrderEvent): OrderRecord 
   const snapshot = rehydrate(record);
   if (!snapshot.can(event)) return undefined;
   const [next, actions] = transition(orderMachine, snapshot, event);
-  return toRecord(next, record.outbox, actions as EmittedAction[]);
+  return toRecord(next, record.outbox, actions);
 }
 
 export function initialRecord(input: OrderInput): OrderRecord {
   const [snapshot, actions] = initialTransition(orderMachine, input);
-  return toRecord(snapshot, [], actions as EmittedAction[]);
+  return toRecord(snapshot, [], actions);
 }
 
 export type UpdateResult =
@@ -90,7 +94,10 @@ export function createActorStore({ kv }: { kv: KV }) {
     if (!entry || entry.operation !== 'PUT') return undefined;
     const record = decodeOrderRecord(entry.value);
     if (!record) {
-      throw new AppError('ORDER_RECORD_CORRUPT', `order ${orderId} has an unreadable record at revision ${entry.revision}`);
+      throw new AppError(
+        'ORDER_RECORD_CORRUPT',
+        `order ${orderId} has an unreadable record at revision ${entry.revision}`,
+      );
     }
     return { record, revision: entry.revision };
   }
@@ -107,7 +114,12 @@ export function createActorStore({ kv }: { kv: KV }) {
       for (let attempt = 1; !existing && attempt <= 5; attempt++) {
         existing = await loadAfterConflict(input.orderId, attempt);
       }
-      if (!existing) throw new AppError('ORDER_CREATE_RACE', `order ${input.orderId} exists but cannot be read`, { cause: err });
+      if (!existing)
+        throw new AppError(
+          'ORDER_CREATE_RACE',
+          `order ${input.orderId} exists but cannot be read`,
+          { cause: err },
+        );
       return { order: existing, created: false };
     }
   }
@@ -134,7 +146,10 @@ export function createActorStore({ kv }: { kv: KV }) {
         if (!isKvConflict(err)) throw err;
       }
     }
-    throw new AppError('ORDER_UPDATE_CONTENDED', `order ${orderId}: ${maxAttempts} conflicting writes in a row`);
+    throw new AppError(
+      'ORDER_UPDATE_CONTENDED',
+      `order ${orderId}: ${maxAttempts} conflicting writes in a row`,
+    );
   }
 
   /**
@@ -142,7 +157,10 @@ export function createActorStore({ kv }: { kv: KV }) {
    * that has not applied the winning write yet, so a short pause lets it catch up; the next
    * compare-and-set tells whether it did.
    */
-  async function loadAfterConflict(orderId: string, attempt: number): Promise<StoredOrder | undefined> {
+  async function loadAfterConflict(
+    orderId: string,
+    attempt: number,
+  ): Promise<StoredOrder | undefined> {
     await delay(Math.min(2 ** attempt, 50));
     return load(orderId);
   }

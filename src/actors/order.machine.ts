@@ -4,7 +4,13 @@
  * the next snapshot. Timestamps arrive on the events, so the machine stays deterministic.
  */
 import { assign, setup } from 'xstate';
-import type { OrderContext, OrderError, OrderEventType, OrderItem, OrderStatus } from '../shared/index.js';
+import type {
+  OrderContext,
+  OrderError,
+  OrderEventType,
+  OrderItem,
+  OrderStatus,
+} from '../shared/index.js';
 
 export interface OrderInput {
   orderId: string;
@@ -42,7 +48,9 @@ export const orderMachine = setup({
     })),
     countAttempt: assign(({ context }) => ({ attempts: context.attempts + 1 })),
     recordError: assign(({ event }) => ('error' in event ? { lastError: event.error } : {})),
-    recordPayment: assign(({ event }) => (event.type === 'PAYMENT_SUCCEEDED' ? { paymentId: event.paymentId } : {})),
+    recordPayment: assign(({ event }) =>
+      event.type === 'PAYMENT_SUCCEEDED' ? { paymentId: event.paymentId } : {},
+    ),
     /** An effect: becomes an outbox event persisted in the same write as the new snapshot. */
     emit: (_args, _params: { event: OrderEventType }) => undefined,
   },

@@ -39,7 +39,15 @@ export interface Config {
 
 type Env = Record<string, string | undefined>;
 
-const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+const LOG_LEVELS: readonly LogLevel[] = [
+  'fatal',
+  'error',
+  'warn',
+  'info',
+  'debug',
+  'trace',
+  'silent',
+];
 const DAY_MS = 86_400_000;
 
 function invalid(name: string, value: string, expected: string): never {

@@ -1,4 +1,6 @@
+export * from './buckets.js';
 export * from './config.js';
+export * from './consume-loop.js';
 export * from './duration.js';
 export * from './errors.js';
 export * from './logger.js';

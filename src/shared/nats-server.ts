@@ -60,7 +60,9 @@ function findBinary(
 }
 
 function notFound(): never {
-  throw new StartupError(`nats-server not found on PATH, in $(go env GOPATH)/bin or at NATS_SERVER_BIN: ${INSTALL_HINT}`);
+  throw new StartupError(
+    `nats-server not found on PATH, in $(go env GOPATH)/bin or at NATS_SERVER_BIN: ${INSTALL_HINT}`,
+  );
 }
 
 export async function freePort(): Promise<number> {
@@ -70,7 +72,11 @@ export async function freePort(): Promise<number> {
     server.on('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+      server.close(() =>
+        typeof address === 'object' && address
+          ? resolve(address.port)
+          : reject(new Error('no port')),
+      );
     });
   });
 }
@@ -104,7 +110,10 @@ export class NatsServerProcess {
   private child: ChildProcess | undefined;
   private readonly configFile: string;
 
-  private constructor(private readonly opts: NatsServerOptions, node: NatsServerNode) {
+  private constructor(
+    private readonly opts: NatsServerOptions,
+    node: NatsServerNode,
+  ) {
     this.node = node;
     this.configFile = join(opts.dir, 'nats-server.conf');
   }
@@ -158,13 +167,16 @@ export class NatsServerProcess {
   }
 
   get running(): boolean {
-    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
+    return (
+      this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null
+    );
   }
 
   /** Spawns the server; resolves once it is listening (JetStream readiness is `waitHealthy`). */
   async start(): Promise<void> {
     if (this.running) return;
-    const logFd = this.opts.logToFile === false ? 'inherit' : openSync(join(this.opts.dir, 'server.log'), 'a');
+    const logFd =
+      this.opts.logToFile === false ? 'inherit' : openSync(join(this.opts.dir, 'server.log'), 'a');
     const child = spawn(this.opts.bin, ['-c', this.configFile], {
       stdio: ['ignore', logFd, logFd],
     });
@@ -172,7 +184,9 @@ export class NatsServerProcess {
     this.child = child;
     await new Promise<void>((resolve, reject) => {
       child.once('spawn', resolve);
-      child.once('error', (err) => reject(new StartupError(`cannot start ${this.opts.bin}: ${err.message}`, err)));
+      child.once('error', (err) =>
+        reject(new StartupError(`cannot start ${this.opts.bin}: ${err.message}`, err)),
+      );
     });
     await this.waitFor(`/healthz?js-server-only=true`, 15_000);
   }
@@ -186,7 +200,10 @@ export class NatsServerProcess {
     const deadline = Date.now() + timeoutMs;
     let last = '';
     while (Date.now() < deadline) {
-      if (!this.running) throw new StartupError(`nats-server ${this.node.name} exited early (see ${this.opts.dir}/server.log)`);
+      if (!this.running)
+        throw new StartupError(
+          `nats-server ${this.node.name} exited early (see ${this.opts.dir}/server.log)`,
+        );
       try {
         const res = await fetch(`http://${this.node.host}:${this.node.httpPort}${path}`);
         last = await res.text();
@@ -196,7 +213,9 @@ export class NatsServerProcess {
       }
       await new Promise((r) => setTimeout(r, 50));
     }
-    throw new StartupError(`nats-server ${this.node.name} not ready after ${timeoutMs} ms: ${last}`);
+    throw new StartupError(
+      `nats-server ${this.node.name} not ready after ${timeoutMs} ms: ${last}`,
+    );
   }
 
   /** Graceful stop (SIGTERM lets JetStream flush), escalating to SIGKILL after `graceMs`. */
@@ -228,7 +247,8 @@ export async function startNatsServers(opts: {
   syncAlways?: boolean;
   clientPort?: number;
 }): Promise<NatsServerProcess[]> {
-  const clusterPorts = opts.size > 1 ? await Promise.all(Array.from({ length: opts.size }, () => freePort())) : [];
+  const clusterPorts =
+    opts.size > 1 ? await Promise.all(Array.from({ length: opts.size }, () => freePort())) : [];
   const servers: NatsServerProcess[] = [];
   for (let i = 0; i < opts.size; i++) {
     const dir = join(opts.dir, `n${i + 1}`);

@@ -11,7 +11,10 @@ import { StartupError, errorMessage } from './errors.js';
 
 export type { NatsConnection } from '@nats-io/transport-node';
 
-export function connectionOptions(config: Pick<Config, 'natsServers' | 'natsAuth'>, name: string): ConnectionOptions {
+export function connectionOptions(
+  config: Pick<Config, 'natsServers' | 'natsAuth'>,
+  name: string,
+): ConnectionOptions {
   const { natsAuth: auth } = config;
   const opts: ConnectionOptions = {
     servers: config.natsServers ? [...config.natsServers] : ['nats://127.0.0.1:4222'],
@@ -48,27 +51,37 @@ export async function connectNats(
   try {
     nc = await connect({ ...opts, timeout: timeoutMs });
   } catch (err) {
-    throw new StartupError(`cannot connect to NATS at ${String(opts.servers)}: ${errorMessage(err)}`, err);
+    throw new StartupError(
+      `cannot connect to NATS at ${String(opts.servers)}: ${errorMessage(err)}`,
+      err,
+    );
   }
   log.info({ server: nc.getServer() }, 'connected to NATS');
-  void watchStatus(nc, log);
   return nc;
 }
 
-async function watchStatus(nc: NatsConnection, log: Logger): Promise<void> {
-  for await (const status of nc.status()) {
-    switch (status.type) {
-      case 'disconnect':
+export interface ConnectionMonitor {
+  connected(): boolean;
+}
+
+/** Logs connection changes and tells whether the connection is up now (for readiness). */
+export function monitorConnection(nc: NatsConnection, log: Logger): ConnectionMonitor {
+  let connected = !nc.isClosed();
+  void (async () => {
+    for await (const status of nc.status()) {
+      if (status.type === 'disconnect') {
+        connected = false;
         log.warn({ server: status.server }, 'NATS disconnected');
-        break;
-      case 'reconnect':
+      } else if (status.type === 'reconnect') {
+        connected = true;
         log.info({ server: status.server }, 'NATS reconnected');
-        break;
-      case 'error':
+      } else if (status.type === 'error') {
         log.error({ err: status.error }, 'NATS connection error');
-        break;
-      default:
-        break;
+      }
     }
-  }
+  })();
+  void nc.closed().then(() => {
+    connected = false;
+  });
+  return { connected: () => connected && !nc.isClosed() };
 }

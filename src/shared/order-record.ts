@@ -14,7 +14,11 @@ export const ORDER_STATUSES = [
 ] as const;
 export type OrderStatus = (typeof ORDER_STATUSES)[number];
 
-export const TERMINAL_STATUSES: ReadonlySet<OrderStatus> = new Set(['COMPLETED', 'FAILED_PERMANENT', 'CANCELLED']);
+export const TERMINAL_STATUSES: ReadonlySet<OrderStatus> = new Set([
+  'COMPLETED',
+  'FAILED_PERMANENT',
+  'CANCELLED',
+]);
 
 /** Rank in the lifecycle, for "history only moves forward" checks. */
 export const STATUS_RANK: Readonly<Record<OrderStatus, number>> = {
@@ -83,7 +87,12 @@ export function decodeOrderRecord(bytes: Uint8Array): OrderRecord | undefined {
   if (bytes.length === 0) return undefined;
   try {
     const value = JSON.parse(decoder.decode(bytes)) as Partial<OrderRecord>;
-    if (value.v !== 1 || typeof value.status !== 'string' || !value.context || !Array.isArray(value.outbox)) {
+    if (
+      value.v !== 1 ||
+      typeof value.status !== 'string' ||
+      !value.context ||
+      !Array.isArray(value.outbox)
+    ) {
       return undefined;
     }
     return value as OrderRecord;
@@ -93,6 +102,9 @@ export function decodeOrderRecord(bytes: Uint8Array): OrderRecord | undefined {
 }
 
 /** The record with the given (published) events removed from its outbox. */
-export function withoutOutboxEvents(record: OrderRecord, publishedIds: ReadonlySet<string>): OrderRecord {
+export function withoutOutboxEvents(
+  record: OrderRecord,
+  publishedIds: ReadonlySet<string>,
+): OrderRecord {
   return { ...record, outbox: record.outbox.filter((event) => !publishedIds.has(event.id)) };
 }

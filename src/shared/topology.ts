@@ -107,7 +107,9 @@ function kvStreamConfig(
   };
 }
 
-function consumerConfigs(s: TopologySettings): Array<{ stream: string; config: Partial<ConsumerConfig> }> {
+function consumerConfigs(
+  s: TopologySettings,
+): Array<{ stream: string; config: Partial<ConsumerConfig> }> {
   return [
     {
       stream: ORDERS_STREAM,
@@ -146,7 +148,13 @@ function same(a: unknown, b: unknown): boolean {
   return JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
 }
 
-function incompatible(kind: string, name: string, setting: string, have: unknown, want: unknown): never {
+function incompatible(
+  kind: string,
+  name: string,
+  setting: string,
+  have: unknown,
+  want: unknown,
+): never {
   throw new StartupError(
     `${kind} ${name} exists with incompatible setting ${setting}=${JSON.stringify(have)} ` +
       `(nats-orders needs ${JSON.stringify(want)}); fix or remove it with the nats CLI, then provision again`,
@@ -166,7 +174,10 @@ export interface ProvisionReport {
   unchanged: string[];
 }
 
-export async function provision(jsm: JetStreamManager, s: TopologySettings): Promise<ProvisionReport> {
+export async function provision(
+  jsm: JetStreamManager,
+  s: TopologySettings,
+): Promise<ProvisionReport> {
   const report: ProvisionReport = { created: [], updated: [], unchanged: [] };
   for (const want of streamConfigs(s)) {
     const name = want.name;
@@ -200,7 +211,8 @@ export async function provision(jsm: JetStreamManager, s: TopologySettings): Pro
       continue;
     }
     for (const key of FIXED_CONSUMER_SETTINGS) {
-      if (!same(have.config[key], want[key])) incompatible('consumer', name, key, have.config[key], want[key]);
+      if (!same(have.config[key], want[key]))
+        incompatible('consumer', name, key, have.config[key], want[key]);
     }
     if (driftedKeys(have.config, want).length > 0) {
       await jsm.consumers.update(stream, want.durable_name!, want);
@@ -219,4 +231,15 @@ async function streamInfoOrNull(jsm: JetStreamManager, name: string): Promise<St
     if (apiErrorCode(err) === 10059) return null;
     throw err;
   }
+}
+
+export function topologySettings(
+  config: Pick<TopologySettings, 'replicas' | 'maxDeliver' | 'backoffMs' | 'idempotencyTtlMs'>,
+): TopologySettings {
+  return {
+    replicas: config.replicas,
+    maxDeliver: config.maxDeliver,
+    backoffMs: config.backoffMs,
+    idempotencyTtlMs: config.idempotencyTtlMs,
+  };
 }

@@ -29,7 +29,13 @@ describe('order machine', () => {
         id: 'o1:1:0:created',
         subject: 'orders.events.created.o1',
         type: 'created',
-        data: { orderId: 'o1', tenant: 't1', status: 'CREATED', at: input.at, correlationId: 'corr-1' },
+        data: {
+          orderId: 'o1',
+          tenant: 't1',
+          status: 'CREATED',
+          at: input.at,
+          correlationId: 'corr-1',
+        },
       },
     ]);
   });
@@ -43,13 +49,21 @@ describe('order machine', () => {
     record = step(record, { type: 'PAYMENT_SUCCEEDED', at: 't3', paymentId: 'pay_1' });
     expect(record.status).toBe('COMPLETED');
     expect(record.context.paymentId).toBe('pay_1');
-    expect(record.context.history.map((h) => h.status)).toEqual(['CREATED', 'PROCESSING', 'COMPLETED']);
+    expect(record.context.history.map((h) => h.status)).toEqual([
+      'CREATED',
+      'PROCESSING',
+      'COMPLETED',
+    ]);
     expect(record.outbox.map((e) => e.id)).toEqual(['o1:1:0:created', 'o1:3:0:completed']);
   });
 
   it('retries through FAILED_TRANSIENT and records the error', () => {
     let record = step(initialRecord(input), { type: 'PAYMENT_STARTED', at: 't2' });
-    record = step(record, { type: 'PAYMENT_FAILED_TRANSIENT', at: 't3', error: { code: 'HTTP_503', message: 'down' } });
+    record = step(record, {
+      type: 'PAYMENT_FAILED_TRANSIENT',
+      at: 't3',
+      error: { code: 'HTTP_503', message: 'down' },
+    });
     expect(record.status).toBe('FAILED_TRANSIENT');
     expect(record.context.lastError).toEqual({ code: 'HTTP_503', message: 'down' });
     record = step(record, { type: 'PAYMENT_STARTED', at: 't4' });
@@ -58,7 +72,9 @@ describe('order machine', () => {
 
   it('refuses events that do not apply, and terminal states accept nothing', () => {
     const created = initialRecord(input);
-    expect(nextRecord(created, { type: 'PAYMENT_SUCCEEDED', at: 't', paymentId: 'p' })).toBeUndefined();
+    expect(
+      nextRecord(created, { type: 'PAYMENT_SUCCEEDED', at: 't', paymentId: 'p' }),
+    ).toBeUndefined();
     const processing = step(created, { type: 'PAYMENT_STARTED', at: 't2' });
     expect(nextRecord(processing, { type: 'CANCEL', at: 't3' })).toBeUndefined();
     const completed = step(processing, { type: 'PAYMENT_SUCCEEDED', at: 't3', paymentId: 'p' });

@@ -1,0 +1,136 @@
+/**
+ * The order worker: consumes `orders.events.created.*` from the durable `order-worker`
+ * consumer, rehydrates the order actor from KV and drives it through the payment.
+ * Order of work for each message: persist the state (compare-and-set), then run the effect
+ * (the payment call), then persist the result, and only then ack.
+ */
+import type { JetStreamClient, JsMsg } from '@nats-io/jetstream';
+import {
+  ORDERS_STREAM,
+  TerminalError,
+  WORKER_CONSUMER,
+  startConsumeLoop,
+  type Config,
+  type ConsumeLoop,
+  type Logger,
+  type OrderRecord,
+} from '../shared/index.js';
+import type { ActorStore } from './actor-store.js';
+import type { OrderEvent } from './order.machine.js';
+import { dispositionFor, settle } from './outcome.js';
+import type { PaymentClient } from './payment-client.js';
+
+export interface WorkerDeps {
+  js: JetStreamClient;
+  store: ActorStore;
+  payments: PaymentClient;
+  log: Logger;
+  config: Pick<Config, 'workerConcurrency' | 'backoffMs'>;
+}
+
+const CREATED_PREFIX = 'orders.events.created.';
+const now = (): string => new Date().toISOString();
+
+/** The order id an event is about: the last token of its subject. */
+export function orderIdFromSubject(subject: string): string | undefined {
+  if (!subject.startsWith(CREATED_PREFIX)) return undefined;
+  const id = subject.slice(CREATED_PREFIX.length);
+  return /^[A-Za-z0-9_-]{1,128}$/.test(id) ? id : undefined;
+}
+
+/** What a payment success means for the stored order, whatever state another writer left. */
+function afterSuccess(paymentId: string) {
+  return (record: OrderRecord): OrderEvent | undefined => {
+    if (record.status === 'PROCESSING') return { type: 'PAYMENT_SUCCEEDED', at: now(), paymentId };
+    // Another delivery recorded a transient failure meanwhile: the charge exists, so go on.
+    if (record.status === 'FAILED_TRANSIENT') return { type: 'PAYMENT_STARTED', at: now() };
+    return undefined;
+  };
+}
+
+export function createWorker(deps: WorkerDeps) {
+  const { store, payments, config } = deps;
+  const log = deps.log.child({ component: 'worker' });
+  // working() well before the shortest redelivery delay, so a long payment call keeps its message.
+  const workingEveryMs = Math.max(100, Math.floor(Math.min(...config.backoffMs) / 3));
+  let loop: ConsumeLoop | undefined;
+
+  async function process(orderId: string, msgLog: Logger): Promise<void> {
+    const started = await store.update(orderId, (record) =>
+      record.status === 'CREATED' || record.status === 'FAILED_TRANSIENT'
+        ? { type: 'PAYMENT_STARTED', at: now() }
+        : undefined,
+    );
+    if (started.kind === 'missing') {
+      throw new TerminalError('ORDER_NOT_FOUND', `no order ${orderId} in the orders bucket`);
+    }
+    const { record } = started.order;
+    if (record.status !== 'PROCESSING') {
+      // Terminal already (a redelivery of a finished order, or a cancelled one): no payment call.
+      msgLog.info(
+        { status: record.status },
+        'order already settled; acknowledging without a payment call',
+      );
+      return;
+    }
+    let paymentId: string;
+    try {
+      ({ paymentId } = await payments.charge({
+        orderId,
+        amount: record.context.amount,
+        currency: record.context.currency,
+        correlationId: record.context.correlationId,
+      }));
+    } catch (err) {
+      const error = {
+        code: (err as { code?: string }).code ?? 'INTERNAL',
+        message: String((err as Error).message),
+      };
+      const type =
+        err instanceof TerminalError ? 'PAYMENT_FAILED_PERMANENT' : 'PAYMENT_FAILED_TRANSIENT';
+      await store.update(orderId, (r) =>
+        r.status === 'PROCESSING' ? { type, at: now(), error } : undefined,
+      );
+      throw err;
+    }
+    let result = await store.update(orderId, afterSuccess(paymentId));
+    while (result.kind === 'applied' && result.order.record.status !== 'COMPLETED') {
+      result = await store.update(orderId, afterSuccess(paymentId));
+    }
+    msgLog.info({ paymentId, amount: record.context.amount }, 'order completed');
+  }
+
+  async function handle(msg: JsMsg): Promise<void> {
+    const orderId = orderIdFromSubject(msg.subject);
+    const attempt = msg.info.deliveryCount;
+    const msgLog = log.child({ orderId, seq: msg.seq, attempt });
+    const heartbeat = setInterval(() => msg.working(), workingEveryMs);
+    try {
+      if (!orderId)
+        throw new TerminalError('EVENT_MALFORMED', `unexpected event subject ${msg.subject}`);
+      await process(orderId, msgLog);
+      settle(msg, { kind: 'ack' }, msgLog);
+    } catch (err) {
+      settle(msg, dispositionFor(err, attempt, config.backoffMs), msgLog, err);
+    } finally {
+      clearInterval(heartbeat);
+    }
+  }
+
+  return {
+    async start(): Promise<void> {
+      const consumer = await deps.js.consumers.get(ORDERS_STREAM, WORKER_CONSUMER);
+      loop = await startConsumeLoop({
+        consumer,
+        concurrency: config.workerConcurrency,
+        handle,
+        log,
+      });
+      log.info({ concurrency: config.workerConcurrency }, 'worker consuming');
+    },
+    async stop(): Promise<void> {
+      await loop?.stop();
+      loop = undefined;
+    },
+  };
+}

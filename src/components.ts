@@ -1,0 +1,104 @@
+/**
+ * Starting and stopping the system's components, each on a NATS connection of its own: used
+ * by the CLI (one component per process, as in production) and by `nats-orders dev` (all of
+ * them in one process). Stopping is ordered: stop taking work, finish in-flight work, drain.
+ */
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { createActorStore, createPaymentClient, createWorker } from './actors/index.js';
+import { createGateway } from './gateway/index.js';
+import { createOutboxRelay } from './relay/index.js';
+import {
+  StartupError,
+  connectNats,
+  openOrdersBucket,
+  provision,
+  topologySettings,
+  type Config,
+  type Logger,
+  type NatsConnection,
+  type ProvisionReport,
+} from './shared/index.js';
+
+export const COMPONENTS = ['gateway', 'worker', 'relay'] as const;
+export type ComponentName = (typeof COMPONENTS)[number];
+
+export interface RunningComponent {
+  name: ComponentName;
+  /** The HTTP base URL, for the gateway. */
+  url?: string;
+  stop(): Promise<void>;
+}
+
+export async function provisionTopology(
+  nc: NatsConnection,
+  config: Config,
+): Promise<ProvisionReport> {
+  return provision(await jetstreamManager(nc), topologySettings(config));
+}
+
+async function startOn(
+  name: ComponentName,
+  nc: NatsConnection,
+  config: Config,
+  log: Logger,
+): Promise<RunningComponent> {
+  const js = jetstream(nc);
+  switch (name) {
+    case 'gateway': {
+      const gateway = await createGateway({ nc, config, log });
+      const url = await gateway.start();
+      return { name, url, stop: () => gateway.stop() };
+    }
+    case 'worker': {
+      if (!config.paymentUrl) throw new StartupError('PAYMENT_URL is required to run a worker');
+      const payments = createPaymentClient({
+        baseUrl: config.paymentUrl,
+        timeoutMs: config.paymentTimeoutMs,
+        connections: config.workerConcurrency,
+      });
+      const worker = createWorker({
+        js,
+        store: createActorStore({ kv: await openOrdersBucket(js) }),
+        payments,
+        log,
+        config,
+      });
+      await worker.start();
+      return {
+        name,
+        async stop() {
+          await worker.stop();
+          await payments.close();
+        },
+      };
+    }
+    case 'relay': {
+      const relay = createOutboxRelay({ js, ordersKv: await openOrdersBucket(js), log });
+      await relay.start();
+      return { name, stop: () => relay.stop() };
+    }
+  }
+}
+
+/** Connects, provisions (idempotent) when asked, and starts one component. */
+export async function startComponent(
+  name: ComponentName,
+  opts: { config: Config; log: Logger; provision?: boolean },
+): Promise<RunningComponent> {
+  const log = opts.log.child({ component: name });
+  const nc = await connectNats(opts.config, `nats-orders-${name}`, log);
+  try {
+    if (opts.provision !== false) await provisionTopology(nc, opts.config);
+    const component = await startOn(name, nc, opts.config, opts.log);
+    return {
+      ...component,
+      async stop() {
+        await component.stop();
+        await nc.drain();
+      },
+    };
+  } catch (err) {
+    await nc.close();
+    throw err;
+  }
+}

@@ -1,0 +1,91 @@
+/**
+ * The HTTP application: `buildApp(deps)` wires the routes to their dependencies and maps every
+ * error to a problem+json answer with a stable code. No I/O happens here at import or build
+ * time; the caller owns connections and listening.
+ */
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+} from 'fastify';
+import { nuid } from '@nats-io/transport-node';
+import type { Logger } from '../shared/index.js';
+import type { Authenticate } from './auth.js';
+import type { OrderService } from './order-service.js';
+import { ordersRoutes } from './orders.routes.js';
+import { PROBLEM_CONTENT_TYPE, ProblemError, asProblem } from './problem.js';
+import { AJV_OPTIONS, MAX_BODY_BYTES, validationProblem } from './schemas.js';
+
+export interface AppDeps {
+  service: OrderService;
+  authenticate: Authenticate;
+  /** Whether the gateway can serve requests now (NATS connected). */
+  ready: () => boolean;
+  log: Logger;
+}
+
+const CORRELATION_ID = /^[\w.:-]{1,128}$/;
+
+/** Fastify's own client errors, by code, as problems. */
+function frameworkProblem(err: FastifyError): ProblemError | undefined {
+  switch (err.code) {
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new ProblemError(415, 'UNSUPPORTED_MEDIA_TYPE');
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new ProblemError(413, 'PAYLOAD_TOO_LARGE', `the body exceeds ${MAX_BODY_BYTES} bytes`);
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return new ProblemError(400, 'MALFORMED_JSON');
+    default:
+      break;
+  }
+  if (err.validation)
+    return validationProblem(err.validation as Parameters<typeof validationProblem>[0]);
+  // The JSON parser's SyntaxError arrives with a 400 status and no code of its own.
+  if (err instanceof SyntaxError && err.statusCode === 400)
+    return new ProblemError(400, 'MALFORMED_JSON');
+  return undefined;
+}
+
+export function buildApp(deps: AppDeps): FastifyInstance {
+  const app: FastifyInstance = Fastify({
+    loggerInstance: deps.log.child({ component: 'gateway' }),
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: MAX_BODY_BYTES,
+    ajv: { customOptions: AJV_OPTIONS },
+    requestIdHeader: false,
+    // The correlation id of an order: the caller's X-Correlation-Id when well-formed, else new.
+    genReqId: (req) => {
+      const given = req.headers['x-correlation-id'];
+      return typeof given === 'string' && CORRELATION_ID.test(given) ? given : nuid.next();
+    },
+  });
+
+  app.setErrorHandler((err: FastifyError, req, reply) => {
+    const problem = err instanceof ProblemError ? err : (frameworkProblem(err) ?? asProblem(err));
+    if (problem.statusCode >= 500) req.log.error({ err }, 'request failed');
+    return reply.code(problem.statusCode).type(PROBLEM_CONTENT_TYPE).send(problem.toBody(req.url));
+  });
+  app.setNotFoundHandler((req, reply) =>
+    reply
+      .code(404)
+      .type(PROBLEM_CONTENT_TYPE)
+      .send(new ProblemError(404, 'NOT_FOUND').toBody(req.url)),
+  );
+  app.addHook('onSend', async (req, reply) => {
+    reply.header('x-correlation-id', req.id);
+  });
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_req, reply) =>
+    deps.ready()
+      ? { status: 'ready' }
+      : reply
+          .code(503)
+          .type(PROBLEM_CONTENT_TYPE)
+          .send(new ProblemError(503, 'SERVICE_UNAVAILABLE', 'NATS is not connected').toBody()),
+  );
+  void app.register(ordersRoutes, { service: deps.service, authenticate: deps.authenticate });
+  return app;
+}

@@ -1,0 +1,71 @@
+/**
+ * The gateway component: HTTP API and NATS request-reply API over one NATS connection.
+ * `createGateway` binds the buckets; `start` listens; `stop` stops taking requests and lets
+ * the ones in flight finish (the caller drains the connection afterwards).
+ */
+import type { FastifyInstance } from 'fastify';
+import { jetstream } from '@nats-io/jetstream';
+import { createActorStore } from '../actors/index.js';
+import {
+  monitorConnection,
+  openIdempotencyBucket,
+  openOrdersBucket,
+  type Config,
+  type Logger,
+  type NatsConnection,
+} from '../shared/index.js';
+import { buildApp } from './app.js';
+import { createAuthenticator } from './auth.js';
+import { createIdempotencyStore } from './idempotency.js';
+import { startNatsApi } from './nats-api.js';
+import { createOrderService } from './order-service.js';
+
+/** How long a request owns its idempotency key before a retry may take over (crash recovery). */
+export const IDEMPOTENCY_LEASE_MS = 10_000;
+
+export interface Gateway {
+  app: FastifyInstance;
+  /** Listens on HTTP; returns the base URL. */
+  start(): Promise<string>;
+  stop(): Promise<void>;
+}
+
+export async function createGateway(deps: {
+  nc: NatsConnection;
+  config: Pick<Config, 'httpHost' | 'httpPort' | 'apiKeys'>;
+  log: Logger;
+  leaseMs?: number;
+}): Promise<Gateway> {
+  const { nc, config, log } = deps;
+  const js = jetstream(nc);
+  const [ordersKv, idempotencyKv] = await Promise.all([
+    openOrdersBucket(js),
+    openIdempotencyBucket(js),
+  ]);
+  const service = createOrderService({
+    store: createActorStore({ kv: ordersKv }),
+    idempotency: createIdempotencyStore({
+      kv: idempotencyKv,
+      leaseMs: deps.leaseMs ?? IDEMPOTENCY_LEASE_MS,
+    }),
+    log: log.child({ component: 'gateway' }),
+  });
+  const authenticate = createAuthenticator(config.apiKeys);
+  const connection = monitorConnection(nc, log);
+  const app = buildApp({ service, authenticate, ready: () => connection.connected(), log });
+  let natsApi: ReturnType<typeof startNatsApi> | undefined;
+
+  return {
+    app,
+    async start() {
+      natsApi = startNatsApi({ nc, service, authenticate, log });
+      const url = await app.listen({ host: config.httpHost, port: config.httpPort });
+      log.info({ url }, 'gateway listening');
+      return url;
+    },
+    async stop() {
+      await natsApi?.stop();
+      await app.close();
+    },
+  };
+}

@@ -1,0 +1,175 @@
+/**
+ * Request deduplication through the `idempotency` KV bucket: one entry per (tenant, key) with
+ * the request's fingerprint, the order id chosen for it, a lease while the first request is in
+ * flight, and the response once it is known. `create` (create-if-absent) makes exactly one
+ * request the owner; the others replay, wait (409) or are refused (422).
+ */
+import { createHash } from 'node:crypto';
+import type { KV } from '@nats-io/kv';
+import { stringify } from 'safe-stable-stringify';
+import { isKvConflict } from '../shared/index.js';
+import { ProblemError } from './problem.js';
+
+export interface StoredResponse {
+  statusCode: number;
+  body: unknown;
+}
+
+interface IdempotencyRecord {
+  v: 1;
+  fingerprint: string;
+  orderId: string;
+  state: 'pending' | 'done';
+  /** Epoch ms until which the owner holds the key; after it, a retry may take over. */
+  leaseUntil: number;
+  response?: StoredResponse;
+}
+
+export type Claim =
+  | {
+      kind: 'claimed';
+      kvKey: string;
+      revision: number;
+      orderId: string;
+      fingerprint: string;
+      takeover: boolean;
+    }
+  | { kind: 'replay'; response: StoredResponse }
+  | { kind: 'in_flight' }
+  | { kind: 'mismatch' };
+
+const MAX_KEY_LENGTH = 255;
+const PRINTABLE_ASCII = /^[\x20-\x7e]+$/;
+
+/**
+ * The Idempotency-Key header: 1-255 printable ASCII characters, or the same as a quoted
+ * structured-field string (`"abc"`, with `\"` and `\\` escapes).
+ */
+export function parseIdempotencyKey(header: string | string[] | undefined): string {
+  if (header === undefined || header === '') throw new ProblemError(400, 'IDEMPOTENCY_KEY_MISSING');
+  if (Array.isArray(header)) {
+    throw new ProblemError(
+      400,
+      'IDEMPOTENCY_KEY_INVALID',
+      'send exactly one Idempotency-Key header',
+    );
+  }
+  let key = header;
+  if (header.startsWith('"')) {
+    const match = /^"((?:[\x20\x21\x23-\x5b\x5d-\x7e]|\\["\\])*)"$/.exec(header);
+    if (!match)
+      throw new ProblemError(400, 'IDEMPOTENCY_KEY_INVALID', 'malformed quoted Idempotency-Key');
+    key = match[1]!.replace(/\\(["\\])/g, '$1');
+  }
+  if (key.length === 0 || key.length > MAX_KEY_LENGTH || !PRINTABLE_ASCII.test(key)) {
+    throw new ProblemError(
+      400,
+      'IDEMPOTENCY_KEY_INVALID',
+      `Idempotency-Key must be 1-${MAX_KEY_LENGTH} printable ASCII characters`,
+    );
+  }
+  return key;
+}
+
+const sha256 = (text: string): string => createHash('sha256').update(text).digest('base64url');
+
+/** Same request, same fingerprint: key order and whitespace do not matter. */
+export function requestFingerprint(operation: string, body: unknown): string {
+  return sha256(`${operation}\n${stringify(body)}`);
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+const encode = (record: IdempotencyRecord): Uint8Array => encoder.encode(JSON.stringify(record));
+
+export type IdempotencyStore = ReturnType<typeof createIdempotencyStore>;
+
+export function createIdempotencyStore(opts: { kv: KV; leaseMs: number; now?: () => number }) {
+  const { kv, leaseMs } = opts;
+  const now = opts.now ?? Date.now;
+
+  /** Tenant-scoped, and hashed: any printable key becomes a valid, fixed-length KV key. */
+  const kvKeyFor = (tenant: string, key: string): string => `${tenant}.${sha256(key)}`;
+
+  async function claim(
+    tenant: string,
+    key: string,
+    fingerprint: string,
+    newOrderId: string,
+  ): Promise<Claim> {
+    const kvKey = kvKeyFor(tenant, key);
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const fresh: IdempotencyRecord = {
+        v: 1,
+        fingerprint,
+        orderId: newOrderId,
+        state: 'pending',
+        leaseUntil: now() + leaseMs,
+      };
+      try {
+        const revision = await kv.create(kvKey, encode(fresh));
+        return {
+          kind: 'claimed',
+          kvKey,
+          revision,
+          orderId: newOrderId,
+          fingerprint,
+          takeover: false,
+        };
+      } catch (err) {
+        if (!isKvConflict(err)) throw err;
+      }
+      const entry = await kv.get(kvKey);
+      if (!entry || entry.operation !== 'PUT') continue; // expired or deleted meanwhile: create again
+      const existing = JSON.parse(decoder.decode(entry.value)) as IdempotencyRecord;
+      if (existing.fingerprint !== fingerprint) return { kind: 'mismatch' };
+      if (existing.state === 'done' && existing.response)
+        return { kind: 'replay', response: existing.response };
+      if (existing.leaseUntil > now()) return { kind: 'in_flight' };
+      // The owner died before answering: take over its lease and finish the same order.
+      try {
+        const revision = await kv.update(
+          kvKey,
+          encode({ ...existing, leaseUntil: now() + leaseMs }),
+          entry.revision,
+        );
+        return {
+          kind: 'claimed',
+          kvKey,
+          revision,
+          orderId: existing.orderId,
+          fingerprint,
+          takeover: true,
+        };
+      } catch (err) {
+        if (!isKvConflict(err)) throw err;
+        return { kind: 'in_flight' }; // another retry took it over first
+      }
+    }
+    return { kind: 'in_flight' };
+  }
+
+  /** Stores the response for replays. False when someone else took the key over meanwhile. */
+  async function complete(
+    claimed: Extract<Claim, { kind: 'claimed' }>,
+    response: StoredResponse,
+  ): Promise<boolean> {
+    const record: IdempotencyRecord = {
+      v: 1,
+      fingerprint: claimed.fingerprint,
+      orderId: claimed.orderId,
+      state: 'done',
+      leaseUntil: 0,
+      response,
+    };
+    try {
+      await kv.update(claimed.kvKey, encode(record), claimed.revision);
+      return true;
+    } catch (err) {
+      if (isKvConflict(err)) return false;
+      throw err;
+    }
+  }
+
+  return { claim, complete };
+}

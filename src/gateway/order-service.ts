@@ -1,0 +1,112 @@
+/**
+ * What the orders API does, independent of transport: the HTTP routes and the NATS
+ * request-reply API both call this, so both have exactly the same semantics.
+ */
+import { nuid } from '@nats-io/transport-node';
+import type { ActorStore } from '../actors/index.js';
+import type { Logger, OrderRecord } from '../shared/index.js';
+import type { IdempotencyStore } from './idempotency.js';
+import { requestFingerprint } from './idempotency.js';
+import { ProblemError } from './problem.js';
+import {
+  orderAmount,
+  type AcceptedOrder,
+  type CreateOrderBody,
+  type OrderView,
+} from './schemas.js';
+
+export interface CreateOrderCommand {
+  tenant: string;
+  idempotencyKey: string;
+  body: CreateOrderBody;
+  correlationId: string;
+}
+
+export interface CreateOrderResult {
+  statusCode: number;
+  body: AcceptedOrder;
+  replayed: boolean;
+}
+
+const ORDER_ID = /^[A-Za-z0-9_-]{1,128}$/;
+
+export function orderView(record: OrderRecord): OrderView {
+  const c = record.context;
+  return {
+    orderId: c.orderId,
+    status: record.status,
+    amount: c.amount,
+    currency: c.currency,
+    attempts: c.attempts,
+    ...(c.lastError ? { lastError: c.lastError } : {}),
+    createdAt: c.createdAt,
+    updatedAt: c.updatedAt,
+    history: c.history,
+  };
+}
+
+export type OrderService = ReturnType<typeof createOrderService>;
+
+export function createOrderService(deps: {
+  store: ActorStore;
+  idempotency: IdempotencyStore;
+  log: Logger;
+}) {
+  const { store, idempotency, log } = deps;
+
+  async function create(cmd: CreateOrderCommand): Promise<CreateOrderResult> {
+    const amount = orderAmount(cmd.body);
+    const fingerprint = requestFingerprint('POST /orders', cmd.body);
+    const claim = await idempotency.claim(cmd.tenant, cmd.idempotencyKey, fingerprint, nuid.next());
+    switch (claim.kind) {
+      case 'replay':
+        return {
+          statusCode: claim.response.statusCode,
+          body: claim.response.body as AcceptedOrder,
+          replayed: true,
+        };
+      case 'in_flight':
+        throw new ProblemError(409, 'IDEMPOTENCY_KEY_IN_USE');
+      case 'mismatch':
+        throw new ProblemError(422, 'IDEMPOTENCY_KEY_REUSED');
+      case 'claimed':
+        break;
+    }
+    // Create-if-absent: a takeover after a crashed gateway finds the order it may have made.
+    const { order, created } = await store.create({
+      orderId: claim.orderId,
+      tenant: cmd.tenant,
+      customerId: cmd.body.customerId,
+      currency: cmd.body.currency,
+      items: cmd.body.items,
+      amount,
+      correlationId: cmd.correlationId,
+      at: new Date().toISOString(),
+    });
+    const body: AcceptedOrder = {
+      orderId: order.record.context.orderId,
+      status: 'CREATED',
+      amount: order.record.context.amount,
+      currency: order.record.context.currency,
+    };
+    if (!(await idempotency.complete(claim, { statusCode: 202, body }))) {
+      log.warn(
+        { orderId: body.orderId },
+        'idempotency key taken over before its response was stored',
+      );
+    }
+    log.info({ orderId: body.orderId, created, takeover: claim.takeover }, 'order accepted');
+    return { statusCode: 202, body, replayed: false };
+  }
+
+  async function get(tenant: string, orderId: string): Promise<OrderView> {
+    if (!ORDER_ID.test(orderId)) throw new ProblemError(404, 'ORDER_NOT_FOUND');
+    const order = await store.load(orderId);
+    // Another tenant's order is indistinguishable from a missing one.
+    if (!order || order.record.context.tenant !== tenant)
+      throw new ProblemError(404, 'ORDER_NOT_FOUND');
+    return orderView(order.record);
+  }
+
+  return { create, get };
+}

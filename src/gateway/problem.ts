@@ -1,0 +1,67 @@
+/**
+ * Client-facing errors as RFC 9457 problem details, each with a stable `code`. HTTP sends them
+ * as `application/problem+json`; the NATS API sends the same body with
+ * `Nats-Service-Error-Code` (the HTTP-equivalent status) and `Nats-Service-Error`.
+ */
+import { AppError } from '../shared/index.js';
+
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
+
+const TITLES: Record<string, string> = {
+  MALFORMED_JSON: 'The request body is not valid JSON',
+  UNKNOWN_FIELD: 'The request body has a field this API does not accept',
+  MISSING_FIELD: 'The request body lacks a required field',
+  INVALID_FIELD: 'A field of the request body has an invalid value',
+  AMOUNT_TOO_LARGE: 'The order total is too large',
+  IDEMPOTENCY_KEY_MISSING: 'The Idempotency-Key header is required',
+  IDEMPOTENCY_KEY_INVALID: 'The Idempotency-Key header is malformed',
+  IDEMPOTENCY_KEY_IN_USE: 'A request with this Idempotency-Key is still being processed',
+  IDEMPOTENCY_KEY_REUSED: 'This Idempotency-Key was used with a different request',
+  PAYLOAD_TOO_LARGE: 'The request body is too large',
+  UNSUPPORTED_MEDIA_TYPE: 'The request body must be application/json',
+  UNAUTHORIZED: 'A valid API key is required',
+  ORDER_NOT_FOUND: 'No such order',
+  ORDER_NOT_CANCELLABLE: 'The order can no longer be cancelled',
+  NOT_FOUND: 'No such resource',
+  METHOD_NOT_ALLOWED: 'Method not allowed',
+  SERVICE_UNAVAILABLE: 'The service is temporarily unavailable',
+  INTERNAL: 'Internal error',
+};
+
+export interface ProblemBody {
+  type: string;
+  title: string;
+  status: number;
+  code: string;
+  detail?: string;
+  instance?: string;
+  errors?: Array<{ pointer: string; message: string }>;
+}
+
+export class ProblemError extends AppError {
+  constructor(
+    statusCode: number,
+    code: string,
+    detail?: string,
+    readonly errors?: Array<{ pointer: string; message: string }>,
+  ) {
+    super(code, detail ?? TITLES[code] ?? code, { statusCode });
+  }
+
+  toBody(instance?: string): ProblemBody {
+    return {
+      type: `https://nats-orders.dev/problems/${this.code.toLowerCase().replaceAll('_', '-')}`,
+      title: TITLES[this.code] ?? this.code,
+      status: this.statusCode,
+      code: this.code,
+      ...(this.message !== TITLES[this.code] ? { detail: this.message } : {}),
+      ...(instance ? { instance } : {}),
+      ...(this.errors ? { errors: this.errors } : {}),
+    };
+  }
+}
+
+/** Anything that is not a ProblemError becomes a 500 with no internal detail. */
+export function asProblem(err: unknown): ProblemError {
+  return err instanceof ProblemError ? err : new ProblemError(500, 'INTERNAL');
+}

@@ -1,0 +1,7 @@
+export {
+  createPaymentsStub,
+  DEFAULT_FAULTS,
+  type FaultSettings,
+  type PaymentsStub,
+} from './server.js';
+export { PaymentLedger, type LedgerEntry } from './ledger.js';

@@ -1,0 +1,2 @@
+export { createOutboxRelay, type OutboxRelayDeps } from './outbox-relay.js';
+export { publishWithRetry } from './publish.js';
