@@ -49,8 +49,10 @@ function frameworkProblem(err: FastifyError): ProblemError | undefined {
 }
 
 export function buildApp(deps: AppDeps): FastifyInstance {
+  // Fastify's logger type is pino's minus a few fields: widen by assignment, not assertion.
+  const loggerInstance: FastifyBaseLogger = deps.log.child({ component: 'gateway' });
   const app: FastifyInstance = Fastify({
-    loggerInstance: deps.log.child({ component: 'gateway' }),
+    loggerInstance,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: MAX_BODY_BYTES,
     ajv: { customOptions: AJV_OPTIONS },
