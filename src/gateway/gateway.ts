@@ -7,6 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import { jetstream } from '@nats-io/jetstream';
 import { createActorStore } from '../actors/index.js';
 import {
+  StartupError,
   monitorConnection,
   openIdempotencyBucket,
   openOrdersBucket,
@@ -32,11 +33,18 @@ export interface Gateway {
 
 export async function createGateway(deps: {
   nc: NatsConnection;
-  config: Pick<Config, 'httpHost' | 'httpPort' | 'apiKeys'>;
+  config: Pick<Config, 'httpHost' | 'httpPort' | 'apiKeys' | 'authDisabled' | 'devMode'>;
   log: Logger;
   leaseMs?: number;
 }): Promise<Gateway> {
   const { nc, config, log } = deps;
+  if (config.apiKeys.size === 0 && !config.devMode && !config.authDisabled) {
+    throw new StartupError(
+      'API_KEYS is not set: set API_KEYS=key:tenant[,key:tenant] (auth may be off only in `nats-orders dev`, or explicitly with AUTH_DISABLED=true)',
+    );
+  }
+  if (config.apiKeys.size === 0)
+    log.warn('authentication is OFF: every caller is tenant "default"');
   const js = jetstream(nc);
   const [ordersKv, idempotencyKv] = await Promise.all([
     openOrdersBucket(js),

@@ -34,7 +34,11 @@ export interface Config {
   /** API key -> tenant. Empty means auth is off, which only dev mode allows. */
   apiKeys: ReadonlyMap<string, string>;
   adminApiKey: string | undefined;
+  /** AUTH_DISABLED=true: run a gateway without API keys outside dev mode, knowingly. */
+  authDisabled: boolean;
   devMode: boolean;
+  /** Where `nats-orders dev` keeps its embedded server's data. */
+  dataDir: string;
 }
 
 type Env = Record<string, string | undefined>;
@@ -143,11 +147,6 @@ export function loadConfig(env: Env = process.env, opts: LoadConfigOptions = {})
   }
 
   const apiKeys = parseApiKeys(env.API_KEYS);
-  if (apiKeys.size === 0 && !devMode && env.AUTH_DISABLED !== 'true') {
-    throw new StartupError(
-      'API_KEYS is not set: set API_KEYS=key:tenant[,key:tenant] (auth may be off only in `nats-orders dev`, or explicitly with AUTH_DISABLED=true)',
-    );
-  }
 
   const metricsPortRaw = env.METRICS_PORT;
   const config: Config = {
@@ -176,7 +175,9 @@ export function loadConfig(env: Env = process.env, opts: LoadConfigOptions = {})
         : intVar(env, 'METRICS_PORT', 0, 0, 65_535),
     apiKeys,
     adminApiKey: env.ADMIN_API_KEY || undefined,
+    authDisabled: env.AUTH_DISABLED === 'true',
     devMode,
+    dataDir: env.DATA_DIR || '.data',
   };
   if ((config.natsAuth.user === undefined) !== (config.natsAuth.password === undefined)) {
     throw new StartupError('NATS_USER and NATS_PASSWORD must be set together');
