@@ -5,7 +5,7 @@
  */
 import { Command, InvalidArgumentError } from 'commander';
 import { nuid } from '@nats-io/transport-node';
-import { COMPONENTS, provisionTopology, startComponent, type ComponentName } from './components.js';
+import { COMPONENTS, provisionTopology, startComponent } from './components.js';
 import { runDev } from './dev.js';
 import { createPaymentsStub } from './payments-stub/index.js';
 import { onShutdown, runCommand } from './run.js';
@@ -36,7 +36,7 @@ for (const name of COMPONENTS) {
       runCommand(async () => {
         const config = loadConfig(process.env);
         const log = createRootLogger(config.logLevel);
-        const component = await startComponent(name as ComponentName, {
+        const component = await startComponent(name, {
           config,
           log,
           provision: opts.provision,
