@@ -64,6 +64,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     },
   });
 
+  // JSON only: Fastify also parses text/plain by default, which would turn a 415 into a 400.
+  app.removeContentTypeParser('text/plain');
   app.setErrorHandler((err: FastifyError, req, reply) => {
     const problem = err instanceof ProblemError ? err : (frameworkProblem(err) ?? asProblem(err));
     if (problem.statusCode >= 500) req.log.error({ err }, 'request failed');
