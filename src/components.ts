@@ -26,6 +26,8 @@ export interface RunningComponent {
   name: ComponentName;
   /** The HTTP base URL, for the gateway. */
   url?: string;
+  /** Messages handled since start, for the worker and the relay. */
+  handled?: () => number;
   stop(): Promise<void>;
 }
 
@@ -66,6 +68,7 @@ async function startOn(
       await worker.start();
       return {
         name,
+        handled: () => worker.handled(),
         async stop() {
           await worker.stop();
           await payments.close();
@@ -75,7 +78,7 @@ async function startOn(
     case 'relay': {
       const relay = createOutboxRelay({ js, ordersKv: await openOrdersBucket(js), log });
       await relay.start();
-      return { name, stop: () => relay.stop() };
+      return { name, handled: () => relay.handled(), stop: () => relay.stop() };
     }
   }
 }

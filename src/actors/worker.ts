@@ -132,5 +132,7 @@ export function createWorker(deps: WorkerDeps) {
       await loop?.stop();
       loop = undefined;
     },
+    /** Messages handled since start. */
+    handled: (): number => loop?.handled() ?? 0,
   };
 }

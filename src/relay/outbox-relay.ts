@@ -123,5 +123,7 @@ export function createOutboxRelay(deps: OutboxRelayDeps) {
       await loop?.stop();
       loop = undefined;
     },
+    /** Messages handled since start. */
+    handled: (): number => loop?.handled() ?? 0,
   };
 }

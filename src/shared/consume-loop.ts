@@ -11,6 +11,8 @@ export interface ConsumeLoop {
   stop(): Promise<void>;
   /** Handlers running right now. */
   inFlight(): number;
+  /** Messages handled since start. */
+  handled(): number;
 }
 
 export async function startConsumeLoop(opts: {
@@ -21,6 +23,7 @@ export async function startConsumeLoop(opts: {
 }): Promise<ConsumeLoop> {
   const { concurrency, handle, log } = opts;
   const running = new Set<Promise<void>>();
+  let handled = 0;
   const messages: ConsumerMessages = await opts.consumer.consume({ max_messages: concurrency });
 
   const loop = (async () => {
@@ -28,13 +31,17 @@ export async function startConsumeLoop(opts: {
       while (running.size >= concurrency) await Promise.race(running);
       const task: Promise<void> = handle(msg)
         .catch((err: unknown) => log.error({ err, seq: msg.seq }, 'message handler failed'))
-        .finally(() => running.delete(task));
+        .finally(() => {
+          handled++;
+          running.delete(task);
+        });
       running.add(task);
     }
   })();
 
   return {
     inFlight: () => running.size,
+    handled: () => handled,
     async stop() {
       await messages.close();
       await loop;
