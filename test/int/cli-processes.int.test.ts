@@ -1,0 +1,109 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../src/shared/index.js';
+import { killAllCli, runCli, spawnCli, type CliProcess } from '../fixtures/cli-process.js';
+import { startNats, type NatsFixture } from '../fixtures/nats.js';
+import { waitFor } from '../fixtures/wait.js';
+
+let nats: NatsFixture;
+const processes: CliProcess[] = [];
+
+beforeAll(async () => {
+  nats = await startNats();
+});
+afterAll(async () => {
+  killAllCli();
+  await nats?.stop();
+});
+
+describe('each component as its own process', () => {
+  it('runs stub, relay, two workers and a gateway; submit and get work from a terminal; SIGTERM stops each cleanly', async () => {
+    const stubPort = await freePort();
+    const httpPort = await freePort();
+    const env = {
+      NATS_URL: nats.urls[0]!,
+      PAYMENT_URL: `http://127.0.0.1:${stubPort}`,
+      HTTP_HOST: '127.0.0.1',
+      HTTP_PORT: String(httpPort),
+      AUTH_DISABLED: 'true',
+      BACKOFF: '500ms,1s',
+      MAX_DELIVER: '3',
+    };
+    const stub = spawnCli(['payments-stub', '--port', String(stubPort)], env);
+    processes.push(stub);
+    await stub.waitForOutput(/payments stub listening/);
+    for (const name of ['relay', 'worker', 'worker', 'gateway']) {
+      const proc = spawnCli([name], env);
+      processes.push(proc);
+      await proc.waitForOutput(name === 'gateway' ? /gateway listening/ : /consuming/);
+    }
+
+    const url = `http://127.0.0.1:${httpPort}`;
+    const submitted = await runCli([
+      'submit',
+      '--url',
+      url,
+      '--key',
+      'cli-1',
+      '--item',
+      'book:2:1250',
+      '--item',
+      'pen:1:199',
+    ]);
+    expect(submitted.code).toBe(0);
+    const orderId = /"orderId": "([^"]+)"/.exec(submitted.output)![1]!;
+    expect(submitted.output).toMatch(/^202\n/m);
+    const retried = await runCli([
+      'submit',
+      '--url',
+      url,
+      '--key',
+      'cli-1',
+      '--item',
+      'book:2:1250',
+      '--item',
+      'pen:1:199',
+    ]);
+    expect(retried.output).toMatch(/^202 \(replayed\)\n/m);
+    expect(retried.output).toContain(orderId);
+
+    const done = await waitFor('COMPLETED via `nats-orders get`', async () => {
+      const res = await runCli(['get', orderId, '--url', url]);
+      return res.output.includes('"status": "COMPLETED"') ? res : undefined;
+    });
+    expect(done.code).toBe(0);
+    expect(done.output).toContain('"amount": 2699');
+    const ledger = (await (
+      await fetch(`http://127.0.0.1:${stubPort}/_stub/ledger/${orderId}`)
+    ).json()) as { charges: number };
+    expect(ledger.charges).toBe(1);
+
+    const missing = await runCli(['get', 'does-not-exist', '--url', url]);
+    expect(missing.code).toBe(1);
+    expect(missing.output).toMatch(/^404\n/m);
+
+    // Gateway first, stub last: each exits 0 on SIGTERM after draining.
+    for (const proc of [...processes].reverse()) expect(await proc.stop('SIGTERM')).toBe(0);
+  });
+
+  it('a worker without PAYMENT_URL and a gateway without API_KEYS refuse to start with one clear line', async () => {
+    const worker = await runCli(['worker'], { NATS_URL: nats.urls[0]!, PAYMENT_URL: '' });
+    expect(worker.code).toBe(1);
+    expect(worker.output).toContain('nats-orders: PAYMENT_URL is required to run a worker');
+    const gateway = await runCli(['gateway'], {
+      NATS_URL: nats.urls[0]!,
+      API_KEYS: '',
+      AUTH_DISABLED: '',
+    });
+    expect(gateway.code).toBe(1);
+    expect(gateway.output).toContain('nats-orders: API_KEYS is not set');
+    const badConfig = await runCli(['relay'], {
+      NATS_URL: nats.urls[0]!,
+      MAX_DELIVER: '2',
+      BACKOFF: '1s,2s,3s',
+    });
+    expect(badConfig.code).toBe(1);
+    expect(badConfig.output.trim()).toBe(
+      'nats-orders: invalid MAX_DELIVER=2 with BACKOFF of 3 steps: the server requires MAX_DELIVER to be greater than the number of BACKOFF steps',
+    );
+  });
+});
