@@ -14,6 +14,7 @@ export default defineConfig({
           name: 'int',
           include: ['test/int/**/*.int.test.ts'],
           globalSetup: ['test/fixtures/global-setup.ts'],
+          setupFiles: ['test/fixtures/leak-guard.ts'],
           testTimeout: 60_000,
           hookTimeout: 60_000,
           // Each file starts its own servers; two at a time keeps a 2-core machine honest.
