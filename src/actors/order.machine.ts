@@ -4,24 +4,13 @@
  * the next snapshot. Timestamps arrive on the events, so the machine stays deterministic.
  */
 import { assign, setup } from 'xstate';
-import type {
-  OrderContext,
-  OrderError,
-  OrderEventType,
-  OrderItem,
-  OrderStatus,
-} from '../shared/index.js';
+import type { OrderContext, OrderError, OrderEventType, OrderStatus } from '../shared/index.js';
 
-export interface OrderInput {
-  orderId: string;
-  tenant: string;
-  customerId: string;
-  currency: string;
-  items: OrderItem[];
-  amount: number;
-  correlationId: string;
-  at: string;
-}
+/** What an order starts from: its fixed facts, and when it was accepted. */
+export type OrderInput = Pick<
+  OrderContext,
+  'orderId' | 'tenant' | 'customerId' | 'currency' | 'items' | 'amount' | 'correlationId'
+> & { at: string };
 
 export type OrderEvent =
   | { type: 'PAYMENT_STARTED'; at: string }

@@ -38,7 +38,7 @@ describe('each component as its own process', () => {
     }
 
     const url = `http://127.0.0.1:${httpPort}`;
-    const submitted = await runCli([
+    const submit = [
       'submit',
       '--url',
       url,
@@ -48,21 +48,12 @@ describe('each component as its own process', () => {
       'book:2:1250',
       '--item',
       'pen:1:199',
-    ]);
+    ];
+    const submitted = await runCli(submit);
     expect(submitted.code).toBe(0);
     const orderId = /"orderId": "([^"]+)"/.exec(submitted.output)![1]!;
     expect(submitted.output).toMatch(/^202\n/m);
-    const retried = await runCli([
-      'submit',
-      '--url',
-      url,
-      '--key',
-      'cli-1',
-      '--item',
-      'book:2:1250',
-      '--item',
-      'pen:1:199',
-    ]);
+    const retried = await runCli(submit);
     expect(retried.output).toMatch(/^202 \(replayed\)\n/m);
     expect(retried.output).toContain(orderId);
 

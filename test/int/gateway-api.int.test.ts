@@ -32,7 +32,7 @@ afterAll(async () => {
 /** Orders stored: distinct keys of the bucket's stream, exact even while workers write. */
 async function orderCount(): Promise<number> {
   const jsm = await jetstreamManager(nc);
-  return (await jsm.streams.info(ORDERS_KV_STREAM)).state.num_subjects;
+  return (await jsm.streams.info(ORDERS_KV_STREAM)).state.num_subjects ?? 0;
 }
 
 function expectProblem(
