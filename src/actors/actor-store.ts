@@ -4,7 +4,6 @@
  * change and its events are one atomic write. A stale revision means another writer won: the
  * caller re-reads and decides again, never overwrites.
  */
-import { setTimeout as delay } from 'node:timers/promises';
 import { initialTransition, transition } from 'xstate';
 import type { KV } from '@nats-io/kv';
 import {
@@ -13,6 +12,7 @@ import {
   encodeOrderRecord,
   eventSubject,
   isKvConflict,
+  pauseAfterConflict,
   type OrderEventType,
   type OrderRecord,
   type OutboxEvent,
@@ -152,16 +152,12 @@ export function createActorStore({ kv }: { kv: KV }) {
     );
   }
 
-  /**
-   * A read after a conflict. On a replicated bucket a direct get may be served by a replica
-   * that has not applied the winning write yet, so a short pause lets it catch up; the next
-   * compare-and-set tells whether it did.
-   */
+  /** A read after a lost compare-and-set, once a replica had time to catch up. */
   async function loadAfterConflict(
     orderId: string,
     attempt: number,
   ): Promise<StoredOrder | undefined> {
-    await delay(Math.min(2 ** attempt, 50));
+    await pauseAfterConflict(attempt);
     return load(orderId);
   }
 

@@ -49,7 +49,7 @@ export function settle(msg: JsMsg, disposition: Disposition, log: Logger, err?: 
     case 'nak':
       log.warn(
         { code: disposition.code, nextDelayMs: disposition.delayMs, err: errorMessage(err) },
-        'payment attempt failed; retry scheduled',
+        'attempt failed; retry scheduled',
       );
       msg.nak(disposition.delayMs);
       return;

@@ -6,8 +6,10 @@
  */
 import type { JetStreamClient, JsMsg } from '@nats-io/jetstream';
 import {
+  AppError,
   ORDERS_STREAM,
   TerminalError,
+  errorMessage,
   WORKER_CONSUMER,
   startConsumeLoop,
   type Config,
@@ -55,7 +57,7 @@ export function createWorker(deps: WorkerDeps) {
   const workingEveryMs = Math.max(100, Math.floor(Math.min(...config.backoffMs) / 3));
   let loop: ConsumeLoop | undefined;
 
-  async function process(orderId: string, msgLog: Logger): Promise<void> {
+  async function processOrder(orderId: string, msgLog: Logger): Promise<void> {
     const started = await store.update(orderId, (record) =>
       record.status === 'CREATED' || record.status === 'FAILED_TRANSIENT'
         ? { type: 'PAYMENT_STARTED', at: now() }
@@ -83,8 +85,8 @@ export function createWorker(deps: WorkerDeps) {
       }));
     } catch (err) {
       const error = {
-        code: (err as { code?: string }).code ?? 'INTERNAL',
-        message: String((err as Error).message),
+        code: err instanceof AppError ? err.code : 'INTERNAL',
+        message: errorMessage(err),
       };
       const type =
         err instanceof TerminalError ? 'PAYMENT_FAILED_PERMANENT' : 'PAYMENT_FAILED_TRANSIENT';
@@ -97,7 +99,16 @@ export function createWorker(deps: WorkerDeps) {
     while (result.kind === 'applied' && result.order.record.status !== 'COMPLETED') {
       result = await store.update(orderId, afterSuccess(paymentId));
     }
-    msgLog.info({ paymentId, amount: record.context.amount }, 'order completed');
+    const finalStatus = result.kind === 'missing' ? undefined : result.order.record.status;
+    if (finalStatus === 'COMPLETED') {
+      msgLog.info({ paymentId, amount: record.context.amount }, 'order completed');
+    } else {
+      // Charged, yet another writer settled the order otherwise: an operator should look.
+      msgLog.error(
+        { paymentId, status: finalStatus },
+        'payment succeeded but the order is not COMPLETED',
+      );
+    }
   }
 
   async function handle(msg: JsMsg): Promise<void> {
@@ -108,7 +119,7 @@ export function createWorker(deps: WorkerDeps) {
     try {
       if (!orderId)
         throw new TerminalError('EVENT_MALFORMED', `unexpected event subject ${msg.subject}`);
-      await process(orderId, msgLog);
+      await processOrder(orderId, msgLog);
       settle(msg, { kind: 'ack' }, msgLog);
     } catch (err) {
       settle(msg, dispositionFor(err, attempt, config.backoffMs), msgLog, err);

@@ -16,6 +16,7 @@ import {
   decodeOrderRecord,
   encodeOrderRecord,
   isKvConflict,
+  pauseAfterConflict,
   startConsumeLoop,
   withoutOutboxEvents,
   type ConsumeLoop,
@@ -48,8 +49,8 @@ export function createOutboxRelay(deps: OutboxRelayDeps) {
 
   function publishEvent(event: OutboxEvent): Promise<unknown> {
     const h = natsHeaders();
-    h.set('Nats-Msg-Id', event.id);
     h.set('Correlation-Id', event.data.correlationId);
+    // msgID becomes the Nats-Msg-Id header: the broker keeps one copy per event id.
     return publishWithRetry(js, event.subject, encoder.encode(JSON.stringify(event.data)), {
       msgID: event.id,
       headers: h,
@@ -82,6 +83,7 @@ export function createOutboxRelay(deps: OutboxRelayDeps) {
         if (!isKvConflict(err)) throw err;
       }
       // Another writer (a worker, another relay) got there first: clear on top of its write.
+      await pauseAfterConflict(attempt);
       current = await readRecord(orderId);
     }
     if (current)
