@@ -4,9 +4,9 @@
  * them in one process). Stopping is ordered: stop taking work, finish in-flight work, drain.
  */
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { createActorStore, createPaymentClient, createWorker } from './actors/index.js';
+import { createActorStore, createPaymentClient, createWorker, nextRecord } from './actors/index.js';
 import { createGateway } from './gateway/index.js';
-import { createOutboxRelay } from './relay/index.js';
+import { createDeadLetterRouter, createOutboxRelay } from './relay/index.js';
 import {
   StartupError,
   connectNats,
@@ -76,9 +76,27 @@ async function startOn(
       };
     }
     case 'relay': {
-      const relay = createOutboxRelay({ js, ordersKv: await openOrdersBucket(js), log });
+      // A relay process also runs the dead-letter router: both are "move what is stored on".
+      const ordersKv = await openOrdersBucket(js);
+      const relay = createOutboxRelay({ js, ordersKv, log });
+      const router = createDeadLetterRouter({
+        js,
+        jsm: await jetstreamManager(nc),
+        ordersKv,
+        log,
+        deadLetterOrder: (record, error) =>
+          nextRecord(record, { type: 'DEAD_LETTERED', at: new Date().toISOString(), error }),
+      });
       await relay.start();
-      return { name, handled: () => relay.handled(), stop: () => relay.stop() };
+      await router.start();
+      return {
+        name,
+        handled: () => relay.handled(),
+        async stop() {
+          await router.stop();
+          await relay.stop();
+        },
+      };
     }
   }
 }

@@ -9,7 +9,7 @@ import { RetryableError, TerminalError, errorMessage, type Logger } from '../sha
 
 export type Disposition =
   | { kind: 'ack' }
-  | { kind: 'nak'; delayMs: number; code: string }
+  | { kind: 'nak'; delayMs: number; nakMs: number; code: string }
   | { kind: 'term'; reason: string; code: string };
 
 /**
@@ -28,6 +28,22 @@ export function retryDelayMs(
   return Math.max(jittered, retryAfterMs ?? 0);
 }
 
+/**
+ * What to pass to `nak()` so that the redelivery comes after `desiredMs`. Measured on
+ * nats-server 2.12.15: on a consumer with `backoff`, a nak(d) on delivery n redelivers after
+ * d - backoff[0] + backoff[n-1] (the server keeps ack_wait = backoff[0] and re-applies the
+ * delivery's backoff step). Never below 1 ms: a bare nak() would redeliver at once.
+ */
+export function nakDelayFor(
+  desiredMs: number,
+  deliveryCount: number,
+  backoffMs: readonly number[],
+): number {
+  const first = backoffMs[0] ?? 0;
+  const step = backoffMs[Math.min(Math.max(deliveryCount, 1), backoffMs.length) - 1] ?? first;
+  return Math.max(1, Math.round(desiredMs - (step - first)));
+}
+
 export function dispositionFor(
   err: unknown,
   attempt: number,
@@ -38,7 +54,8 @@ export function dispositionFor(
   }
   const retryAfterMs = err instanceof RetryableError ? err.retryAfterMs : undefined;
   const code = err instanceof RetryableError ? err.code : 'INTERNAL';
-  return { kind: 'nak', delayMs: retryDelayMs(attempt, backoffMs, retryAfterMs), code };
+  const delayMs = retryDelayMs(attempt, backoffMs, retryAfterMs);
+  return { kind: 'nak', delayMs, nakMs: nakDelayFor(delayMs, attempt, backoffMs), code };
 }
 
 export function settle(msg: JsMsg, disposition: Disposition, log: Logger, err?: unknown): void {
@@ -51,7 +68,7 @@ export function settle(msg: JsMsg, disposition: Disposition, log: Logger, err?: 
         { code: disposition.code, nextDelayMs: disposition.delayMs, err: errorMessage(err) },
         'attempt failed; retry scheduled',
       );
-      msg.nak(disposition.delayMs);
+      msg.nak(disposition.nakMs);
       return;
     case 'term':
       log.error(

@@ -27,6 +27,7 @@ export const ORDERS_BUCKET = 'orders';
 export const ORDERS_KV_STREAM = `KV_${ORDERS_BUCKET}`;
 export const IDEMPOTENCY_KV_STREAM = `KV_${IDEMPOTENCY_BUCKET}`;
 export const OUTBOX_RELAY_CONSUMER = 'outbox-relay';
+export const DEAD_LETTER_CONSUMER = 'dead-letter-router';
 
 export const API_CREATE_SUBJECT = 'orders.api.create';
 export const API_GET_SUBJECT = 'orders.api.get';
@@ -135,6 +136,19 @@ function consumerConfigs(
         ack_wait: nanos(10_000),
         max_deliver: -1,
         max_ack_pending: 10_000,
+      },
+    },
+    {
+      // The dead-letter router reads the captured advisories from where it left off, so
+      // advisories emitted while it was down are handled when it comes back.
+      stream: ADVISORIES_STREAM,
+      config: {
+        durable_name: DEAD_LETTER_CONSUMER,
+        ack_policy: AckPolicy.Explicit,
+        deliver_policy: DeliverPolicy.All,
+        ack_wait: nanos(30_000),
+        max_deliver: -1,
+        max_ack_pending: 1_000,
       },
     },
   ];

@@ -21,6 +21,7 @@ const ALL = [
   'stream KV_idempotency',
   'consumer ORDERS/order-worker',
   'consumer KV_orders/outbox-relay',
+  'consumer ORDERS_ADVISORIES/dead-letter-router',
 ];
 
 describe('provisioning', () => {

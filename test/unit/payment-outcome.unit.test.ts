@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { dispositionFor, retryDelayMs } from '../../src/actors/outcome.js';
+import { dispositionFor, nakDelayFor, retryDelayMs } from '../../src/actors/outcome.js';
 import { classifyPaymentResponse, parseRetryAfter } from '../../src/actors/payment-client.js';
 import { RetryableError, TerminalError } from '../../src/shared/index.js';
 
@@ -59,5 +59,21 @@ describe('retry schedule', () => {
     const unknown = dispositionFor(new Error('boom'), 2, backoff);
     expect(unknown).toMatchObject({ kind: 'nak', code: 'INTERNAL' });
     expect((unknown as { delayMs: number }).delayMs).toBeGreaterThanOrEqual(4_000);
+  });
+});
+
+describe('nak delay under a consumer backoff', () => {
+  // Measured: backoff [300,600,1000] and nak(100) on deliveries 1,2,3 redeliver after 101, 402, 802 ms.
+  const backoff = [300, 600, 1_000];
+
+  it('subtracts what the server adds (backoff[n-1] - backoff[0]) so the wait is the one wanted', () => {
+    expect(nakDelayFor(300, 1, backoff)).toBe(300);
+    expect(nakDelayFor(600, 2, backoff)).toBe(300);
+    expect(nakDelayFor(1_000, 3, backoff)).toBe(300);
+    expect(nakDelayFor(1_000, 9, backoff)).toBe(300);
+  });
+
+  it('never asks for an immediate redelivery', () => {
+    expect(nakDelayFor(100, 3, backoff)).toBe(1);
   });
 });

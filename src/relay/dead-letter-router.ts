@@ -1,0 +1,181 @@
+/**
+ * The dead-letter router: consumes the server's MAX_DELIVERIES and MSG_TERMINATED advisories
+ * for `order-worker`, captured durably by ORDERS_ADVISORIES (they are fire-and-forget
+ * otherwise). An advisory carries only the stream sequence, so the router fetches the original
+ * event from ORDERS, copies it with its headers, the reason, the attempts and the order's last
+ * error to ORDERS_DLQ (`orders.dlq.<orderId>`, once per event), moves the order actor to
+ * FAILED_PERMANENT, and logs at fatal level. It catches up after downtime from its durable
+ * consumer.
+ */
+import type { JetStreamClient, JetStreamManager, JsMsg } from '@nats-io/jetstream';
+import { headers as natsHeaders } from '@nats-io/transport-node';
+import type { KV } from '@nats-io/kv';
+import {
+  ADVISORIES_STREAM,
+  DEAD_LETTER_CONSUMER,
+  ORDERS_DLQ_STREAM,
+  ORDERS_STREAM,
+  TERMINAL_STATUSES,
+  decodeOrderRecord,
+  dlqSubject,
+  encodeOrderRecord,
+  isKvConflict,
+  pauseAfterConflict,
+  startConsumeLoop,
+  type ConsumeLoop,
+  type Logger,
+  type OrderRecord,
+} from '../shared/index.js';
+import { publishWithRetry } from './publish.js';
+
+export interface DeadLetterRouterDeps {
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  ordersKv: KV;
+  log: Logger;
+  /** Moves the order to FAILED_PERMANENT (the actor's DEAD_LETTERED transition). */
+  deadLetterOrder: (
+    record: OrderRecord,
+    error: { code: string; message: string },
+  ) => OrderRecord | undefined;
+}
+
+interface Advisory {
+  type?: string;
+  stream_seq?: number;
+  deliveries?: number;
+  reason?: string;
+}
+
+export const SOURCE_SEQ_HEADER = 'Nats-Orders-Source-Seq';
+const CREATED_PREFIX = 'orders.events.created.';
+const decoder = new TextDecoder();
+const encoder = new TextEncoder();
+
+/** The DLQ subject token for an event subject; `unknown` when it names no valid order id. */
+export function dlqOrderToken(subject: string): string {
+  const id = subject.startsWith(CREATED_PREFIX) ? subject.slice(CREATED_PREFIX.length) : '';
+  return /^[A-Za-z0-9_-]{1,128}$/.test(id) ? id : 'unknown';
+}
+
+export function createDeadLetterRouter(deps: DeadLetterRouterDeps) {
+  const { js, jsm, ordersKv } = deps;
+  const log = deps.log.child({ component: 'dead-letter-router' });
+  let loop: ConsumeLoop | undefined;
+
+  /** True when ORDERS_DLQ already holds the entry for this event (beyond the dedup window). */
+  async function alreadyDeadLettered(subject: string, seq: number): Promise<boolean> {
+    const last = await jsm.streams
+      .getMessage(ORDERS_DLQ_STREAM, { last_by_subj: subject })
+      .catch(() => null);
+    return last?.header.get(SOURCE_SEQ_HEADER) === String(seq);
+  }
+
+  async function markFailedPermanent(
+    orderId: string,
+    error: { code: string; message: string },
+  ): Promise<OrderRecord | undefined> {
+    for (let attempt = 0; attempt < 20; attempt++) {
+      if (attempt > 0) await pauseAfterConflict(attempt);
+      const entry = await ordersKv.get(orderId);
+      const record = entry?.operation === 'PUT' ? decodeOrderRecord(entry.value) : undefined;
+      if (!entry || !record) return undefined;
+      if (TERMINAL_STATUSES.has(record.status)) return record;
+      const next = deps.deadLetterOrder(record, error);
+      if (!next) return record;
+      try {
+        await ordersKv.update(orderId, encodeOrderRecord(next), entry.revision);
+        return next;
+      } catch (err) {
+        if (!isKvConflict(err)) throw err;
+      }
+    }
+    throw new Error(`order ${orderId}: could not record FAILED_PERMANENT after 20 attempts`);
+  }
+
+  async function route(advisory: Advisory): Promise<void> {
+    const seq = advisory.stream_seq;
+    if (typeof seq !== 'number') {
+      log.error({ advisory }, 'advisory without stream_seq; ignored');
+      return;
+    }
+    const kind = advisory.type?.includes('terminated') ? 'terminated' : 'max_deliveries';
+    const original = await jsm.streams.getMessage(ORDERS_STREAM, { seq }).catch(() => null);
+    const orderToken = dlqOrderToken(original?.subject ?? '');
+    const subject = dlqSubject(orderToken);
+    const reason =
+      kind === 'terminated'
+        ? (advisory.reason ?? 'terminated by the worker')
+        : 'max deliveries exceeded';
+    const error = {
+      code: kind === 'terminated' ? 'TERMINATED' : 'MAX_DELIVERIES_EXCEEDED',
+      message: reason,
+    };
+    const record =
+      orderToken === 'unknown' ? undefined : await markFailedPermanent(orderToken, error);
+
+    if (!(await alreadyDeadLettered(subject, seq))) {
+      const h = natsHeaders();
+      for (const [key, values] of original ? [...original.header] : []) {
+        for (const value of values) h.append(`Nats-Orders-Original-${key}`, value);
+      }
+      h.set(SOURCE_SEQ_HEADER, String(seq));
+      const body = {
+        orderId: orderToken === 'unknown' ? undefined : orderToken,
+        reason,
+        kind,
+        attempts: advisory.deliveries ?? null,
+        lastError: record?.context.lastError ?? null,
+        originalSubject: original?.subject ?? null,
+        originalSeq: seq,
+        originalData: original ? decoder.decode(original.data) : null,
+        deadLetteredAt: new Date().toISOString(),
+      };
+      await publishWithRetry(js, subject, encoder.encode(JSON.stringify(body)), {
+        msgID: `dlq:${seq}`,
+        headers: h,
+      });
+    }
+    log.fatal(
+      {
+        orderId: orderToken,
+        seq,
+        attempts: advisory.deliveries,
+        reason,
+        lastError: record?.context.lastError,
+      },
+      'order dead-lettered',
+    );
+  }
+
+  async function handle(msg: JsMsg): Promise<void> {
+    let advisory: Advisory;
+    try {
+      advisory = JSON.parse(decoder.decode(msg.data)) as Advisory;
+    } catch {
+      log.error({ seq: msg.seq }, 'unreadable advisory; dropped');
+      msg.term();
+      return;
+    }
+    try {
+      await route(advisory);
+      msg.ack();
+    } catch (err) {
+      log.error({ err, seq: advisory.stream_seq }, 'dead-lettering failed; will retry');
+      msg.nak(2_000);
+    }
+  }
+
+  return {
+    async start(): Promise<void> {
+      const consumer = await js.consumers.get(ADVISORIES_STREAM, DEAD_LETTER_CONSUMER);
+      loop = await startConsumeLoop({ consumer, concurrency: 8, handle, log });
+      log.info('dead-letter router consuming');
+    },
+    async stop(): Promise<void> {
+      await loop?.stop();
+      loop = undefined;
+    },
+    handled: (): number => loop?.handled() ?? 0,
+  };
+}
