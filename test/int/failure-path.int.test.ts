@@ -3,7 +3,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_FAULTS } from '../../src/payments-stub/index.js';
 import { ORDERS_STREAM, WORKER_CONSUMER } from '../../src/shared/index.js';
-import { dlqEntries } from '../fixtures/dlq.js';
+import { waitForDlqEntry } from '../fixtures/dlq.js';
 import { startNats, type NatsFixture } from '../fixtures/nats.js';
 import { getOrder, postOrder, sampleOrder } from '../fixtures/orders-client.js';
 import { startStack, type Stack } from '../fixtures/stack.js';
@@ -80,10 +80,7 @@ describe('dead letters', () => {
     stack.stub.setFaults({ failAlways: true, failStatus: 500 });
     const orderId = await submit('always-500');
     const order = await settled(orderId, 'FAILED_PERMANENT');
-    const dlq = await waitFor('DLQ entry', async () => {
-      const d = await dlqEntries(nc, orderId);
-      return d.count > 0 ? d : undefined;
-    });
+    const dlq = await waitForDlqEntry(nc, orderId);
     expect(dlq.count).toBe(1);
     expect(dlq.last).toMatchObject({
       orderId,
@@ -113,10 +110,7 @@ describe('dead letters', () => {
       'PROCESSING',
       'FAILED_PERMANENT',
     ]);
-    const dlq = await waitFor('DLQ entry', async () => {
-      const d = await dlqEntries(nc, orderId);
-      return d.count > 0 ? d : undefined;
-    });
+    const dlq = await waitForDlqEntry(nc, orderId);
     expect(dlq.count).toBe(1);
     expect(dlq.last).toMatchObject({
       orderId,
@@ -131,10 +125,7 @@ describe('dead letters', () => {
   it('a poison event is dead-lettered and the workers go on', async () => {
     const js = jetstream(nc);
     await js.publish('orders.events.created.x', 'this is not json {', { msgID: 'poison-1' });
-    const dlq = await waitFor('poison dead-lettered', async () => {
-      const d = await dlqEntries(nc, 'x');
-      return d.count > 0 ? d : undefined;
-    });
+    const dlq = await waitForDlqEntry(nc, 'x');
     expect(dlq.last).toMatchObject({
       kind: 'terminated',
       attempts: 1,
