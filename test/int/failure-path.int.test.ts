@@ -1,35 +1,21 @@
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import type { NatsConnection } from '@nats-io/transport-node';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_FAULTS } from '../../src/payments-stub/index.js';
 import { ORDERS_STREAM, WORKER_CONSUMER } from '../../src/shared/index.js';
 import { waitForDlqEntry } from '../fixtures/dlq.js';
-import { startNats, type NatsFixture } from '../fixtures/nats.js';
 import { getOrder, postOrder, sampleOrder } from '../fixtures/orders-client.js';
-import { startStack, type Stack } from '../fixtures/stack.js';
+import { useStack } from '../fixtures/stack.js';
 import { waitFor } from '../fixtures/wait.js';
 
 // Fixture settings: BACKOFF 300ms,600ms,1s and MAX_DELIVER 5.
 const BACKOFF = [300, 600, 1_000];
-let nats: NatsFixture;
-let stack: Stack;
-let nc: NatsConnection;
-
-beforeAll(async () => {
-  nats = await startNats();
-  stack = await startStack(nats);
-  nc = await nats.connect();
-});
-afterAll(async () => {
-  await stack?.stop();
-  await nats?.stop();
-});
+const ctx = useStack();
 beforeEach(() => {
-  stack.stub.setFaults(DEFAULT_FAULTS);
+  ctx.stack.stub.setFaults(DEFAULT_FAULTS);
 });
 
 async function submit(key: string): Promise<string> {
-  const res = await postOrder(stack.gatewayUrl, key, sampleOrder(key));
+  const res = await postOrder(ctx.stack.gatewayUrl, key, sampleOrder(key));
   expect(res.status).toBe(202);
   return res.body.orderId as string;
 }
@@ -38,7 +24,7 @@ async function settled(orderId: string, status: string, timeoutMs = 15_000) {
   return waitFor(
     `order ${status}`,
     async () => {
-      const res = await getOrder(stack.gatewayUrl, orderId);
+      const res = await getOrder(ctx.stack.gatewayUrl, orderId);
       return res.body.status === status ? res.body : undefined;
     },
     timeoutMs,
@@ -47,7 +33,7 @@ async function settled(orderId: string, status: string, timeoutMs = 15_000) {
 
 describe('transient failures', () => {
   it('retries through FAILED_TRANSIENT x3 with growing gaps, then completes with one charge', async () => {
-    stack.stub.setFaults({ failFirst: 3, failStatus: 503 });
+    ctx.stack.stub.setFaults({ failFirst: 3, failStatus: 503 });
     const orderId = await submit('transient-3');
     const order = await settled(orderId, 'COMPLETED');
     expect(order.history.map((h: { status: string }) => h.status)).toEqual([
@@ -62,7 +48,7 @@ describe('transient failures', () => {
       'COMPLETED',
     ]);
     expect(order.attempts).toBe(4);
-    const entry = stack.stub.ledger.get(orderId)!;
+    const entry = ctx.stack.stub.ledger.get(orderId)!;
     expect(entry).toMatchObject({ charges: 1, calls: 4 });
     // The gaps follow BACKOFF (+-20% jitter, plus processing time) and grow.
     const gaps = entry.callTimes.slice(1).map((t, i) => t - entry.callTimes[i]!);
@@ -77,10 +63,10 @@ describe('transient failures', () => {
 
 describe('dead letters', () => {
   it('a payment service that always answers 500 ends FAILED_PERMANENT with one DLQ entry and no further deliveries', async () => {
-    stack.stub.setFaults({ failAlways: true, failStatus: 500 });
+    ctx.stack.stub.setFaults({ failAlways: true, failStatus: 500 });
     const orderId = await submit('always-500');
     const order = await settled(orderId, 'FAILED_PERMANENT');
-    const dlq = await waitForDlqEntry(nc, orderId);
+    const dlq = await waitForDlqEntry(ctx.nc, orderId);
     expect(dlq.count).toBe(1);
     expect(dlq.last).toMatchObject({
       orderId,
@@ -91,18 +77,18 @@ describe('dead letters', () => {
       originalSubject: `orders.events.created.${orderId}`,
     });
     expect(order.lastError.code).toBe('PAYMENT_UNAVAILABLE_500');
-    expect(stack.stub.ledger.get(orderId)).toMatchObject({ charges: 0, calls: 5 });
+    expect(ctx.stack.stub.ledger.get(orderId)).toMatchObject({ charges: 0, calls: 5 });
     // Nothing of it is left with the consumer: no further delivery can come.
-    const jsm = await jetstreamManager(nc);
+    const jsm = await jetstreamManager(ctx.nc);
     await waitFor('consumer settled', async () => {
       const info = await jsm.consumers.info(ORDERS_STREAM, WORKER_CONSUMER);
       return info.num_ack_pending === 0 && info.num_pending === 0 ? true : undefined;
     });
-    expect(stack.stub.ledger.get(orderId)!.calls).toBe(5);
+    expect(ctx.stack.stub.ledger.get(orderId)!.calls).toBe(5);
   });
 
   it('a 402 goes straight to FAILED_PERMANENT and the DLQ after one call', async () => {
-    stack.stub.setFaults({ failAlways: true, failStatus: 402 });
+    ctx.stack.stub.setFaults({ failAlways: true, failStatus: 402 });
     const orderId = await submit('declined-402');
     const order = await settled(orderId, 'FAILED_PERMANENT');
     expect(order.history.map((h: { status: string }) => h.status)).toEqual([
@@ -110,7 +96,7 @@ describe('dead letters', () => {
       'PROCESSING',
       'FAILED_PERMANENT',
     ]);
-    const dlq = await waitForDlqEntry(nc, orderId);
+    const dlq = await waitForDlqEntry(ctx.nc, orderId);
     expect(dlq.count).toBe(1);
     expect(dlq.last).toMatchObject({
       orderId,
@@ -119,13 +105,13 @@ describe('dead letters', () => {
       lastError: { code: 'PAYMENT_REJECTED_402' },
     });
     expect(dlq.last.reason).toMatch(/^PAYMENT_REJECTED_402/);
-    expect(stack.stub.ledger.get(orderId)).toMatchObject({ charges: 0, calls: 1 });
+    expect(ctx.stack.stub.ledger.get(orderId)).toMatchObject({ charges: 0, calls: 1 });
   });
 
   it('a poison event is dead-lettered and the workers go on', async () => {
-    const js = jetstream(nc);
+    const js = jetstream(ctx.nc);
     await js.publish('orders.events.created.x', 'this is not json {', { msgID: 'poison-1' });
-    const dlq = await waitForDlqEntry(nc, 'x');
+    const dlq = await waitForDlqEntry(ctx.nc, 'x');
     expect(dlq.last).toMatchObject({
       kind: 'terminated',
       attempts: 1,

@@ -1,10 +1,9 @@
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { headers as natsHeaders } from '@nats-io/transport-node';
+import { describe, expect, it } from 'vitest';
 import { createIdempotencyStore, requestFingerprint } from '../../src/gateway/idempotency.js';
 import { DEFAULT_TENANT } from '../../src/gateway/index.js';
 import { ORDERS_KV_STREAM, openIdempotencyBucket } from '../../src/shared/index.js';
-import { startNats, type NatsFixture } from '../fixtures/nats.js';
 import {
   SAMPLE_AMOUNT,
   call,
@@ -12,26 +11,14 @@ import {
   postOrder,
   sampleOrder,
 } from '../fixtures/orders-client.js';
-import { startStack, type Stack } from '../fixtures/stack.js';
+import { useStack } from '../fixtures/stack.js';
 import { waitFor } from '../fixtures/wait.js';
 
-let nats: NatsFixture;
-let stack: Stack;
-let nc: NatsConnection;
-
-beforeAll(async () => {
-  nats = await startNats();
-  stack = await startStack(nats);
-  nc = await nats.connect();
-});
-afterAll(async () => {
-  await stack?.stop();
-  await nats?.stop();
-});
+const ctx = useStack();
 
 /** Orders stored: distinct keys of the bucket's stream, exact even while workers write. */
 async function orderCount(): Promise<number> {
-  const jsm = await jetstreamManager(nc);
+  const jsm = await jetstreamManager(ctx.nc);
   return (await jsm.streams.info(ORDERS_KV_STREAM)).state.num_subjects ?? 0;
 }
 
@@ -52,12 +39,16 @@ function expectProblem(
 
 describe('idempotency over HTTP', () => {
   it('replays the same status and body for the same key and body, with Idempotent-Replayed', async () => {
-    const first = await postOrder(stack.gatewayUrl, 'replay-1');
+    const first = await postOrder(ctx.stack.gatewayUrl, 'replay-1');
     expect(first.status).toBe(202);
     expect(first.headers.get('idempotent-replayed')).toBeNull();
     // Field order does not matter: same request, same fingerprint.
     const { items, currency, customerId } = sampleOrder();
-    const again = await postOrder(stack.gatewayUrl, 'replay-1', { items, currency, customerId });
+    const again = await postOrder(ctx.stack.gatewayUrl, 'replay-1', {
+      items,
+      currency,
+      customerId,
+    });
     expect(again.status).toBe(202);
     expect(again.body).toEqual(first.body);
     expect(again.headers.get('idempotent-replayed')).toBe('true');
@@ -65,8 +56,8 @@ describe('idempotency over HTTP', () => {
   });
 
   it('accepts the quoted structured-field form of the key as the same key', async () => {
-    const plain = await postOrder(stack.gatewayUrl, 'sf "quoted" key');
-    const quoted = await postOrder(stack.gatewayUrl, '"sf \\"quoted\\" key"');
+    const plain = await postOrder(ctx.stack.gatewayUrl, 'sf "quoted" key');
+    const quoted = await postOrder(ctx.stack.gatewayUrl, '"sf \\"quoted\\" key"');
     expect(plain.status).toBe(202);
     expect(quoted.status).toBe(202);
     expect(quoted.body.orderId).toBe(plain.body.orderId);
@@ -74,18 +65,18 @@ describe('idempotency over HTTP', () => {
   });
 
   it('answers 422 for the same key with a different body, and changes nothing', async () => {
-    const first = await postOrder(stack.gatewayUrl, 'mismatch-1');
+    const first = await postOrder(ctx.stack.gatewayUrl, 'mismatch-1');
     const before = await orderCount();
-    const res = await postOrder(stack.gatewayUrl, 'mismatch-1', sampleOrder('someone-else'));
+    const res = await postOrder(ctx.stack.gatewayUrl, 'mismatch-1', sampleOrder('someone-else'));
     expectProblem(res, 422, 'IDEMPOTENCY_KEY_REUSED');
     expect(await orderCount()).toBe(before);
-    expect((await postOrder(stack.gatewayUrl, 'mismatch-1')).body).toEqual(first.body);
+    expect((await postOrder(ctx.stack.gatewayUrl, 'mismatch-1')).body).toEqual(first.body);
   });
 
   it('answers 409 while the first request with the key is still in flight', async () => {
     // Another gateway holds the key with a live lease and has not answered yet.
     const idempotency = createIdempotencyStore({
-      kv: await openIdempotencyBucket(jetstream(nc)),
+      kv: await openIdempotencyBucket(jetstream(ctx.nc)),
       leaseMs: 60_000,
     });
     const fingerprint = requestFingerprint('POST /orders', sampleOrder());
@@ -97,7 +88,11 @@ describe('idempotency over HTTP', () => {
     );
     expect(claim.kind).toBe('claimed');
     const before = await orderCount();
-    expectProblem(await postOrder(stack.gatewayUrl, 'in-flight-1'), 409, 'IDEMPOTENCY_KEY_IN_USE');
+    expectProblem(
+      await postOrder(ctx.stack.gatewayUrl, 'in-flight-1'),
+      409,
+      'IDEMPOTENCY_KEY_IN_USE',
+    );
     expect(await orderCount()).toBe(before);
   });
 
@@ -105,7 +100,7 @@ describe('idempotency over HTTP', () => {
     const before = await orderCount();
     const responses = await Promise.all(
       Array.from({ length: 50 }, () =>
-        postOrder(stack.gatewayUrl, 'concurrent-1', sampleOrder('concurrent')),
+        postOrder(ctx.stack.gatewayUrl, 'concurrent-1', sampleOrder('concurrent')),
       ),
     );
     const accepted = responses.filter((r) => r.status === 202);
@@ -117,7 +112,7 @@ describe('idempotency over HTTP', () => {
     expect(await orderCount()).toBe(before + 1);
     const orderId = fresh[0]!.body.orderId as string;
     await waitFor('one charge', () =>
-      stack.stub.ledger.get(orderId)?.charges === 1 ? true : undefined,
+      ctx.stack.stub.ledger.get(orderId)?.charges === 1 ? true : undefined,
     );
   });
 });
@@ -165,14 +160,14 @@ describe('request validation over HTTP', () => {
 
   it.each(cases)('%s -> 400 %s at %s, nothing stored', async (_name, body, code, pointer) => {
     const before = await orderCount();
-    const res = await postOrder(stack.gatewayUrl, `invalid-${code}-${pointer}`, body);
+    const res = await postOrder(ctx.stack.gatewayUrl, `invalid-${code}-${pointer}`, body);
     expectProblem(res, 400, code);
     expect(res.body.errors).toEqual(expect.arrayContaining([expect.objectContaining({ pointer })]));
     expect(await orderCount()).toBe(before);
   });
 
   it('malformed JSON -> 400 MALFORMED_JSON', async () => {
-    const res = await call(stack.gatewayUrl, 'POST', '/orders', {
+    const res = await call(ctx.stack.gatewayUrl, 'POST', '/orders', {
       rawBody: '{"customerId": "c1",',
       headers: { 'content-type': 'application/json', 'idempotency-key': 'malformed-json' },
     });
@@ -180,20 +175,20 @@ describe('request validation over HTTP', () => {
   });
 
   it('missing, empty-quoted, non-ASCII and overlong keys -> 400', async () => {
-    expectProblem(await postOrder(stack.gatewayUrl, undefined), 400, 'IDEMPOTENCY_KEY_MISSING');
-    expectProblem(await postOrder(stack.gatewayUrl, '""'), 400, 'IDEMPOTENCY_KEY_INVALID');
+    expectProblem(await postOrder(ctx.stack.gatewayUrl, undefined), 400, 'IDEMPOTENCY_KEY_MISSING');
+    expectProblem(await postOrder(ctx.stack.gatewayUrl, '""'), 400, 'IDEMPOTENCY_KEY_INVALID');
     expectProblem(
-      await postOrder(stack.gatewayUrl, '"unterminated'),
+      await postOrder(ctx.stack.gatewayUrl, '"unterminated'),
       400,
       'IDEMPOTENCY_KEY_INVALID',
     );
     expectProblem(
-      await postOrder(stack.gatewayUrl, 'k'.repeat(256)),
+      await postOrder(ctx.stack.gatewayUrl, 'k'.repeat(256)),
       400,
       'IDEMPOTENCY_KEY_INVALID',
     );
-    expect((await postOrder(stack.gatewayUrl, 'k'.repeat(255))).status).toBe(202);
-    const nonAscii = await fetch(`${stack.gatewayUrl}/orders`, {
+    expect((await postOrder(ctx.stack.gatewayUrl, 'k'.repeat(255))).status).toBe(202);
+    const nonAscii = await fetch(`${ctx.stack.gatewayUrl}/orders`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'idempotency-key': 'caf\u00e9' },
       body: JSON.stringify(base),
@@ -203,7 +198,7 @@ describe('request validation over HTTP', () => {
   });
 
   it('a body over the limit -> 413 PAYLOAD_TOO_LARGE', async () => {
-    const res = await postOrder(stack.gatewayUrl, 'too-large', {
+    const res = await postOrder(ctx.stack.gatewayUrl, 'too-large', {
       ...base,
       customerId: 'x'.repeat(70_000),
     });
@@ -211,7 +206,7 @@ describe('request validation over HTTP', () => {
   });
 
   it('a wrong content type -> 415 UNSUPPORTED_MEDIA_TYPE', async () => {
-    const res = await call(stack.gatewayUrl, 'POST', '/orders', {
+    const res = await call(ctx.stack.gatewayUrl, 'POST', '/orders', {
       rawBody: JSON.stringify(base),
       headers: { 'content-type': 'text/plain', 'idempotency-key': 'wrong-type' },
     });
@@ -219,14 +214,14 @@ describe('request validation over HTTP', () => {
   });
 
   it('an unknown order -> 404 ORDER_NOT_FOUND; an unknown route -> 404 NOT_FOUND', async () => {
-    expectProblem(await getOrder(stack.gatewayUrl, 'no-such-order'), 404, 'ORDER_NOT_FOUND');
-    expectProblem(await getOrder(stack.gatewayUrl, '..%2F..%2Fetc'), 404, 'ORDER_NOT_FOUND');
-    expectProblem(await call(stack.gatewayUrl, 'GET', '/nope'), 404, 'NOT_FOUND');
+    expectProblem(await getOrder(ctx.stack.gatewayUrl, 'no-such-order'), 404, 'ORDER_NOT_FOUND');
+    expectProblem(await getOrder(ctx.stack.gatewayUrl, '..%2F..%2Fetc'), 404, 'ORDER_NOT_FOUND');
+    expectProblem(await call(ctx.stack.gatewayUrl, 'GET', '/nope'), 404, 'NOT_FOUND');
   });
 
   it('health and readiness', async () => {
-    expect((await call(stack.gatewayUrl, 'GET', '/healthz')).status).toBe(200);
-    expect(await call(stack.gatewayUrl, 'GET', '/readyz')).toMatchObject({
+    expect((await call(ctx.stack.gatewayUrl, 'GET', '/healthz')).status).toBe(200);
+    expect(await call(ctx.stack.gatewayUrl, 'GET', '/readyz')).toMatchObject({
       status: 200,
       body: { status: 'ready' },
     });
@@ -240,7 +235,7 @@ describe('NATS request-reply API', () => {
   async function request(subject: string, body: unknown, hdrs: Record<string, string> = {}) {
     const h = natsHeaders();
     for (const [k, v] of Object.entries(hdrs)) h.set(k, v);
-    const msg = await nc.request(
+    const msg = await ctx.nc.request(
       subject,
       encoder.encode(typeof body === 'string' ? body : JSON.stringify(body)),
       {
@@ -282,7 +277,7 @@ describe('NATS request-reply API', () => {
       'PROCESSING',
       'COMPLETED',
     ]);
-    expect(stack.stub.ledger.get(orderId)).toMatchObject({ charges: 1, calls: 1 });
+    expect(ctx.stack.stub.ledger.get(orderId)).toMatchObject({ charges: 1, calls: 1 });
     // The bare id works too, for `nats req orders.api.get <id>`.
     expect((await request('orders.api.get', orderId)).body.orderId).toBe(orderId);
   });
