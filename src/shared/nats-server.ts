@@ -239,14 +239,30 @@ export class NatsServerProcess {
   }
 }
 
-/** Starts one JetStream server, or a cluster of `size` routed to each other. */
-export async function startNatsServers(opts: {
+interface StartServersOptions {
   bin: string;
   dir: string;
   size: number;
   syncAlways?: boolean;
   clientPort?: number;
-}): Promise<NatsServerProcess[]> {
+}
+
+/**
+ * Starts one JetStream server, or a cluster of `size` routed to each other. A free port can be
+ * taken by another process between `freePort()` and the server's bind, so a start that fails
+ * is retried with fresh ports (a fixed `clientPort` is kept: its owner chose it).
+ */
+export async function startNatsServers(opts: StartServersOptions): Promise<NatsServerProcess[]> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startNatsServersOnce(opts);
+    } catch (err) {
+      if (attempt >= 3 || opts.clientPort !== undefined) throw err;
+    }
+  }
+}
+
+async function startNatsServersOnce(opts: StartServersOptions): Promise<NatsServerProcess[]> {
   const clusterPorts =
     opts.size > 1 ? await Promise.all(Array.from({ length: opts.size }, () => freePort())) : [];
   const servers: NatsServerProcess[] = [];
