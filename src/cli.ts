@@ -1,12 +1,14 @@
 #!/usr/bin/env node
 /**
  * The `nats-orders` command line: run a component (one per process, as many as wanted), the
- * whole system (`dev`), provisioning, and a terminal client (`submit`, `get`).
+ * whole system (`dev`), provisioning, a terminal client (`submit`, `get`, `cancel`) and the
+ * dead-letter tools (`dlq`, in dlq-cli.ts).
  */
 import { Command, InvalidArgumentError } from 'commander';
 import { nuid } from '@nats-io/transport-node';
 import { COMPONENTS, provisionTopology, startComponent } from './components.js';
 import { runDev } from './dev.js';
+import { registerDlqCommands } from './dlq-cli.js';
 import { createPaymentsStub } from './payments-stub/index.js';
 import { onShutdown, runCommand } from './run.js';
 import { connectNats, createRootLogger, loadConfig } from './shared/index.js';
@@ -78,6 +80,7 @@ program
     'Retry-After sent with injected failures',
     int('--retry-after'),
   )
+  .option('--charge-before-failing', 'injected failures charge first (an unknown outcome)', false)
   .action(
     (opts: {
       host: string;
@@ -88,6 +91,7 @@ program
       failRate: number;
       failStatus: number;
       retryAfter?: number;
+      chargeBeforeFailing: boolean;
     }) =>
       runCommand(async () => {
         const log = createRootLogger('info');
@@ -100,6 +104,7 @@ program
             failRate: opts.failRate,
             failStatus: opts.failStatus,
             retryAfterSec: opts.retryAfter,
+            chargeBeforeFailing: opts.chargeBeforeFailing,
           },
         });
         const url = await stub.listen({ host: opts.host, port: opts.port });
@@ -179,5 +184,21 @@ clientOptions(program.command('get'))
       );
     }),
   );
+
+clientOptions(program.command('cancel'))
+  .description('cancel an order no payment was attempted for (status CREATED)')
+  .argument('<orderId>')
+  .action((orderId: string, opts: ClientOpts) =>
+    runCommand(async () => {
+      await printResponse(
+        await fetch(`${opts.url}/orders/${encodeURIComponent(orderId)}/cancel`, {
+          method: 'POST',
+          headers: authHeader(opts),
+        }),
+      );
+    }),
+  );
+
+registerDlqCommands(program);
 
 await program.parseAsync(process.argv);

@@ -4,12 +4,18 @@
  * them in one process). Stopping is ordered: stop taking work, finish in-flight work, drain.
  */
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { createActorStore, createPaymentClient, createWorker, nextRecord } from './actors/index.js';
+import { createActorStore, createPaymentClient, createWorker } from './actors/index.js';
 import { createGateway } from './gateway/index.js';
-import { createDeadLetterRouter, createOutboxRelay } from './relay/index.js';
+import {
+  createDeadLetterDesk,
+  createDeadLetterRouter,
+  createOutboxRelay,
+  type DeadLetterDesk,
+} from './relay/index.js';
 import {
   StartupError,
   connectNats,
+  generationOf,
   openOrdersBucket,
   provision,
   topologySettings,
@@ -38,6 +44,26 @@ export async function provisionTopology(
   return provision(await jetstreamManager(nc), topologySettings(config));
 }
 
+/** The dead-letter desk (list, show, redrive, purge) on a connection: CLI and admin API. */
+export async function openDeadLetterDesk(nc: NatsConnection, log: Logger): Promise<DeadLetterDesk> {
+  const js = jetstream(nc);
+  const store = createActorStore({ kv: await openOrdersBucket(js) });
+  return createDeadLetterDesk({
+    js,
+    jsm: await jetstreamManager(nc),
+    log,
+    redriveOrder: async (orderId, generation) => {
+      const result = await store.update(orderId, (record) =>
+        record.status === 'FAILED_PERMANENT' && generationOf(record) === generation
+          ? { type: 'REDRIVE', at: new Date().toISOString() }
+          : undefined,
+      );
+      if (result.kind === 'missing') return undefined;
+      return { record: result.order.record, applied: result.kind === 'applied' };
+    },
+  });
+}
+
 async function startOn(
   name: ComponentName,
   nc: NatsConnection,
@@ -47,7 +73,8 @@ async function startOn(
   const js = jetstream(nc);
   switch (name) {
     case 'gateway': {
-      const gateway = await createGateway({ nc, config, log });
+      const deadLetters = await openDeadLetterDesk(nc, log);
+      const gateway = await createGateway({ nc, config, log, deadLetters });
       const url = await gateway.start();
       return { name, url, stop: () => gateway.stop() };
     }
@@ -78,14 +105,20 @@ async function startOn(
     case 'relay': {
       // A relay process also runs the dead-letter router: both are "move what is stored on".
       const ordersKv = await openOrdersBucket(js);
+      const store = createActorStore({ kv: ordersKv });
       const relay = createOutboxRelay({ js, ordersKv, log });
       const router = createDeadLetterRouter({
         js,
         jsm: await jetstreamManager(nc),
-        ordersKv,
         log,
-        deadLetterOrder: (record, error) =>
-          nextRecord(record, { type: 'DEAD_LETTERED', at: new Date().toISOString(), error }),
+        deadLetterOrder: async (orderId, error, generation) => {
+          const result = await store.update(orderId, (record) =>
+            generationOf(record) === generation
+              ? { type: 'DEAD_LETTERED', at: new Date().toISOString(), error }
+              : undefined,
+          );
+          return result.kind === 'missing' ? undefined : result.order.record;
+        },
       });
       await relay.start();
       await router.start();

@@ -44,6 +44,7 @@ function emittedEvents(snapshot: OrderSnapshot, actions: readonly EmittedAction[
           status: snapshot.value,
           at: context.updatedAt,
           correlationId: context.correlationId,
+          generation: context.generation ?? 0,
         },
       };
     });

@@ -18,7 +18,9 @@ export type OrderEvent =
   | { type: 'PAYMENT_FAILED_TRANSIENT'; at: string; error: OrderError }
   | { type: 'PAYMENT_FAILED_PERMANENT'; at: string; error: OrderError }
   | { type: 'DEAD_LETTERED'; at: string; error: OrderError }
-  | { type: 'CANCEL'; at: string };
+  | { type: 'CANCEL'; at: string }
+  /** An operator sends a dead-lettered order back for processing (`nats-orders dlq redrive`). */
+  | { type: 'REDRIVE'; at: string };
 
 const enter = (status: OrderStatus) => ({ type: 'enter', params: { status } }) as const;
 const emit = (event: OrderEventType) => ({ type: 'emit', params: { event } }) as const;
@@ -36,6 +38,8 @@ export const orderMachine = setup({
       updatedAt: event.at,
     })),
     countAttempt: assign(({ context }) => ({ attempts: context.attempts + 1 })),
+    /** A redrive starts a new generation: the event it emits is new, so is its delivery budget. */
+    startGeneration: assign(({ context }) => ({ generation: (context.generation ?? 0) + 1 })),
     recordError: assign(({ event }) => ('error' in event ? { lastError: event.error } : {})),
     recordPayment: assign(({ event }) =>
       event.type === 'PAYMENT_SUCCEEDED' ? { paymentId: event.paymentId } : {},
@@ -53,6 +57,7 @@ export const orderMachine = setup({
     items: input.items,
     amount: input.amount,
     attempts: 0,
+    generation: 0,
     correlationId: input.correlationId,
     createdAt: input.at,
     updatedAt: input.at,
@@ -101,7 +106,12 @@ export const orderMachine = setup({
       },
     },
     COMPLETED: { type: 'final' },
-    FAILED_PERMANENT: { type: 'final' },
+    // Terminal for the order's lifecycle, yet not final for the machine: an operator may redrive.
+    FAILED_PERMANENT: {
+      on: {
+        REDRIVE: { target: 'CREATED', actions: [enter('CREATED'), 'startGeneration'] },
+      },
+    },
     CANCELLED: { type: 'final' },
   },
 });

@@ -10,6 +10,7 @@ import {
   ORDERS_STREAM,
   TerminalError,
   errorMessage,
+  isOrderId,
   WORKER_CONSUMER,
   startConsumeLoop,
   type Config,
@@ -37,7 +38,7 @@ const now = (): string => new Date().toISOString();
 export function orderIdFromSubject(subject: string): string | undefined {
   if (!subject.startsWith(CREATED_PREFIX)) return undefined;
   const id = subject.slice(CREATED_PREFIX.length);
-  return /^[A-Za-z0-9_-]{1,128}$/.test(id) ? id : undefined;
+  return isOrderId(id) ? id : undefined;
 }
 
 /** What a payment success means for the stored order, whatever state another writer left. */

@@ -10,7 +10,9 @@ import Fastify, {
   type FastifyInstance,
 } from 'fastify';
 import { nuid } from '@nats-io/transport-node';
+import type { DeadLetterDesk } from '../relay/index.js';
 import type { Logger } from '../shared/index.js';
+import { adminRoutes } from './admin.routes.js';
 import type { Authenticate } from './auth.js';
 import type { OrderService } from './order-service.js';
 import { ordersRoutes } from './orders.routes.js';
@@ -20,6 +22,9 @@ import { AJV_OPTIONS, MAX_BODY_BYTES, validationProblem } from './schemas.js';
 export interface AppDeps {
   service: OrderService;
   authenticate: Authenticate;
+  /** The dead-letter queue for the admin routes, and the key that guards them. */
+  deadLetters?: DeadLetterDesk;
+  adminApiKey?: string | undefined;
   /** Whether the gateway can serve requests now (NATS connected). */
   ready: () => boolean;
   log: Logger;
@@ -91,5 +96,12 @@ export function buildApp(deps: AppDeps): FastifyInstance {
           .send(new ProblemError(503, 'SERVICE_UNAVAILABLE', 'NATS is not connected').toBody()),
   );
   void app.register(ordersRoutes, { service: deps.service, authenticate: deps.authenticate });
+  if (deps.deadLetters) {
+    void app.register(adminRoutes, {
+      prefix: '/admin',
+      deadLetters: deps.deadLetters,
+      adminApiKey: deps.adminApiKey,
+    });
+  }
   return app;
 }

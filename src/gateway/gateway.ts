@@ -6,6 +6,7 @@
 import type { FastifyInstance } from 'fastify';
 import { jetstream } from '@nats-io/jetstream';
 import { createActorStore } from '../actors/index.js';
+import type { DeadLetterDesk } from '../relay/index.js';
 import {
   StartupError,
   monitorConnection,
@@ -33,8 +34,13 @@ export interface Gateway {
 
 export async function createGateway(deps: {
   nc: NatsConnection;
-  config: Pick<Config, 'httpHost' | 'httpPort' | 'apiKeys' | 'authDisabled' | 'devMode'>;
+  config: Pick<
+    Config,
+    'httpHost' | 'httpPort' | 'apiKeys' | 'authDisabled' | 'devMode' | 'adminApiKey'
+  >;
   log: Logger;
+  /** Serves the admin API over the dead-letter queue when given. */
+  deadLetters?: DeadLetterDesk;
   leaseMs?: number;
 }): Promise<Gateway> {
   const { nc, config, log } = deps;
@@ -60,7 +66,14 @@ export async function createGateway(deps: {
   });
   const authenticate = createAuthenticator(config.apiKeys);
   const connection = monitorConnection(nc, log);
-  const app = buildApp({ service, authenticate, ready: () => connection.connected(), log });
+  const app = buildApp({
+    service,
+    authenticate,
+    deadLetters: deps.deadLetters,
+    adminApiKey: config.adminApiKey,
+    ready: () => connection.connected(),
+    log,
+  });
   let natsApi: ReturnType<typeof startNatsApi> | undefined;
 
   return {

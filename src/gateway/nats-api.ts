@@ -1,5 +1,5 @@
 /**
- * The NATS request-reply face of the orders API: `orders.api.create` and `orders.api.get` in
+ * The NATS request-reply face of the orders API: `orders.api.create`, `.get` and `.cancel` in
  * the `orders-gateway` queue group, with the same semantics and bodies as HTTP. Errors carry
  * `Nats-Service-Error-Code` (the HTTP-equivalent status) and `Nats-Service-Error`.
  */
@@ -11,6 +11,7 @@ import {
   type Subscription,
 } from '@nats-io/transport-node';
 import {
+  API_CANCEL_SUBJECT,
   API_CREATE_SUBJECT,
   API_GET_SUBJECT,
   API_QUEUE_GROUP,
@@ -81,14 +82,23 @@ export function startNatsApi(deps: {
     reply(msg, result.body, result.replayed ? { 'Idempotent-Replayed': 'true' } : {});
   }
 
+  /** Either {"orderId": "..."} or the bare id, for `nats req orders.api.get <id>`. */
+  function requestedOrderId(msg: Msg): string {
+    const text = decoder.decode(msg.data).trim();
+    const orderId = text.startsWith('{') ? (parseJson(msg) as { orderId?: unknown }).orderId : text;
+    if (typeof orderId !== 'string' || orderId === '')
+      throw new ProblemError(400, 'MISSING_FIELD', '"orderId" is required');
+    return orderId;
+  }
+
   async function handleGet(msg: Msg): Promise<void> {
     const tenant = authenticate(header(msg, 'Authorization'));
-    const text = decoder.decode(msg.data).trim();
-    // Either {"orderId": "..."} or the bare id, for `nats req orders.api.get <id>`.
-    const orderId = text.startsWith('{') ? (parseJson(msg) as { orderId?: unknown }).orderId : text;
-    if (typeof orderId !== 'string')
-      throw new ProblemError(400, 'MISSING_FIELD', '"orderId" is required');
-    reply(msg, await service.get(tenant, orderId));
+    reply(msg, await service.get(tenant, requestedOrderId(msg)));
+  }
+
+  async function handleCancel(msg: Msg): Promise<void> {
+    const tenant = authenticate(header(msg, 'Authorization'));
+    reply(msg, await service.cancel(tenant, requestedOrderId(msg)));
   }
 
   function serve(subject: string, handler: (msg: Msg) => Promise<void>): Subscription {
@@ -107,6 +117,7 @@ export function startNatsApi(deps: {
   const subscriptions = [
     serve(API_CREATE_SUBJECT, handleCreate),
     serve(API_GET_SUBJECT, handleGet),
+    serve(API_CANCEL_SUBJECT, handleCancel),
   ];
   return {
     /** Stops taking requests; requests already received finish during the connection drain. */

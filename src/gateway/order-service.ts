@@ -4,7 +4,7 @@
  */
 import { nuid } from '@nats-io/transport-node';
 import type { ActorStore } from '../actors/index.js';
-import type { Logger, OrderRecord } from '../shared/index.js';
+import { isOrderId, type Logger, type OrderRecord } from '../shared/index.js';
 import type { IdempotencyStore } from './idempotency.js';
 import { requestFingerprint } from './idempotency.js';
 import { ProblemError } from './problem.js';
@@ -27,8 +27,6 @@ export interface CreateOrderResult {
   body: AcceptedOrder;
   replayed: boolean;
 }
-
-const ORDER_ID = /^[A-Za-z0-9_-]{1,128}$/;
 
 export function orderView(record: OrderRecord): OrderView {
   const c = record.context;
@@ -99,14 +97,40 @@ export function createOrderService(deps: {
     return { statusCode: 202, body, replayed: false };
   }
 
-  async function get(tenant: string, orderId: string): Promise<OrderView> {
-    if (!ORDER_ID.test(orderId)) throw new ProblemError(404, 'ORDER_NOT_FOUND');
-    const order = await store.load(orderId);
-    // Another tenant's order is indistinguishable from a missing one.
+  /** The tenant's order; another tenant's order is indistinguishable from a missing one. */
+  async function loadOwn(tenant: string, orderId: string) {
+    const order = isOrderId(orderId) ? await store.load(orderId) : undefined;
     if (!order || order.record.context.tenant !== tenant)
       throw new ProblemError(404, 'ORDER_NOT_FOUND');
-    return orderView(order.record);
+    return order;
   }
 
-  return { create, get };
+  async function get(tenant: string, orderId: string): Promise<OrderView> {
+    return orderView((await loadOwn(tenant, orderId)).record);
+  }
+
+  /**
+   * Cancels an order no payment was attempted for (CREATED). Cancelling a cancelled order
+   * answers the same 200, so a client may retry after a timeout; any other status is a 409:
+   * an attempt with an unknown outcome may have charged.
+   */
+  async function cancel(tenant: string, orderId: string): Promise<OrderView> {
+    await loadOwn(tenant, orderId);
+    const result = await store.update(orderId, (record) =>
+      record.status === 'CREATED' ? { type: 'CANCEL', at: new Date().toISOString() } : undefined,
+    );
+    if (result.kind === 'missing') throw new ProblemError(404, 'ORDER_NOT_FOUND');
+    const { record } = result.order;
+    if (record.status !== 'CANCELLED') {
+      throw new ProblemError(
+        409,
+        'ORDER_NOT_CANCELLABLE',
+        `the order is ${record.status}: only a CREATED order (no payment attempted) can be cancelled`,
+      );
+    }
+    if (result.kind === 'applied') log.info({ orderId }, 'order cancelled');
+    return orderView(record);
+  }
+
+  return { create, get, cancel };
 }

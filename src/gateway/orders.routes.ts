@@ -49,4 +49,8 @@ export async function ordersRoutes(app: FastifyInstance, opts: OrdersRoutesOptio
   app.get<{ Params: { orderId: string } }>('/orders/:orderId', async (req) =>
     service.get(req.tenant, req.params.orderId),
   );
+
+  app.post<{ Params: { orderId: string } }>('/orders/:orderId/cancel', async (req) =>
+    service.cancel(req.tenant, req.params.orderId),
+  );
 }

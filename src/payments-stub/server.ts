@@ -20,6 +20,11 @@ export interface FaultSettings {
   failStatus: number;
   /** Sent as `Retry-After` (seconds) on injected failures, when set. */
   retryAfterSec: number | undefined;
+  /**
+   * An injected failure charges first (once per key) and then answers the failure: the
+   * "unknown outcome" a client sees when the service took the money but the answer was lost.
+   */
+  chargeBeforeFailing: boolean;
 }
 
 export const DEFAULT_FAULTS: FaultSettings = {
@@ -29,6 +34,7 @@ export const DEFAULT_FAULTS: FaultSettings = {
   failRate: 0,
   failStatus: 500,
   retryAfterSec: undefined,
+  chargeBeforeFailing: false,
 };
 
 interface Outcome {
@@ -84,10 +90,9 @@ export function createPaymentsStub(
         body: { error: 'idempotency key reused with a different payment' },
       };
     }
-    if (entry.paymentId) {
-      return { statusCode: 200, body: { paymentId: entry.paymentId, replayed: true } };
-    }
+    // Failures come before the replay check: a broken service fails replays too.
     if (injectedFailure(calls)) {
+      if (faults.chargeBeforeFailing && !entry.paymentId) ledger.charge(entry);
       return {
         statusCode: faults.failStatus,
         body: { error: 'injected failure' },
@@ -95,6 +100,9 @@ export function createPaymentsStub(
           ? {}
           : { headers: { 'retry-after': String(faults.retryAfterSec) } }),
       };
+    }
+    if (entry.paymentId) {
+      return { statusCode: 200, body: { paymentId: entry.paymentId, replayed: true } };
     }
     return { statusCode: 201, body: { paymentId: ledger.charge(entry), replayed: false } };
   }

@@ -9,18 +9,14 @@
  */
 import type { JetStreamClient, JetStreamManager, JsMsg } from '@nats-io/jetstream';
 import { headers as natsHeaders } from '@nats-io/transport-node';
-import type { KV } from '@nats-io/kv';
 import {
   ADVISORIES_STREAM,
   DEAD_LETTER_CONSUMER,
   ORDERS_DLQ_STREAM,
   ORDERS_STREAM,
-  TERMINAL_STATUSES,
-  decodeOrderRecord,
   dlqSubject,
-  encodeOrderRecord,
-  isKvConflict,
-  pauseAfterConflict,
+  generationOf,
+  isOrderId,
   startConsumeLoop,
   type ConsumeLoop,
   type Logger,
@@ -31,13 +27,17 @@ import { publishWithRetry } from './publish.js';
 export interface DeadLetterRouterDeps {
   js: JetStreamClient;
   jsm: JetStreamManager;
-  ordersKv: KV;
   log: Logger;
-  /** Moves the order to FAILED_PERMANENT (the actor's DEAD_LETTERED transition). */
+  /**
+   * Moves the order to FAILED_PERMANENT (the actor's DEAD_LETTERED transition, by
+   * compare-and-set) unless it is terminal already or has been redriven past `generation`;
+   * returns the stored record, or undefined when there is no such order.
+   */
   deadLetterOrder: (
-    record: OrderRecord,
+    orderId: string,
     error: { code: string; message: string },
-  ) => OrderRecord | undefined;
+    generation: number,
+  ) => Promise<OrderRecord | undefined>;
 }
 
 interface Advisory {
@@ -55,11 +55,27 @@ const encoder = new TextEncoder();
 /** The DLQ subject token for an event subject; `unknown` when it names no valid order id. */
 export function dlqOrderToken(subject: string): string {
   const id = subject.startsWith(CREATED_PREFIX) ? subject.slice(CREATED_PREFIX.length) : '';
-  return /^[A-Za-z0-9_-]{1,128}$/.test(id) ? id : 'unknown';
+  return isOrderId(id) ? id : 'unknown';
+}
+
+/**
+ * What an ORDERS event says about its order: the tenant, and the generation it was emitted in
+ * (0 for events from before redrive existed, and for unreadable ones).
+ */
+function eventFacts(data: Uint8Array | undefined): { generation: number; tenant?: string } {
+  try {
+    const parsed = JSON.parse(decoder.decode(data)) as { generation?: unknown; tenant?: unknown };
+    return {
+      generation: typeof parsed.generation === 'number' ? parsed.generation : 0,
+      ...(typeof parsed.tenant === 'string' ? { tenant: parsed.tenant } : {}),
+    };
+  } catch {
+    return { generation: 0 };
+  }
 }
 
 export function createDeadLetterRouter(deps: DeadLetterRouterDeps) {
-  const { js, jsm, ordersKv } = deps;
+  const { js, jsm } = deps;
   const log = deps.log.child({ component: 'dead-letter-router' });
   let loop: ConsumeLoop | undefined;
 
@@ -69,28 +85,6 @@ export function createDeadLetterRouter(deps: DeadLetterRouterDeps) {
       .getMessage(ORDERS_DLQ_STREAM, { last_by_subj: subject })
       .catch(() => null);
     return last?.header.get(SOURCE_SEQ_HEADER) === String(seq);
-  }
-
-  async function markFailedPermanent(
-    orderId: string,
-    error: { code: string; message: string },
-  ): Promise<OrderRecord | undefined> {
-    for (let attempt = 0; attempt < 20; attempt++) {
-      if (attempt > 0) await pauseAfterConflict(attempt);
-      const entry = await ordersKv.get(orderId);
-      const record = entry?.operation === 'PUT' ? decodeOrderRecord(entry.value) : undefined;
-      if (!entry || !record) return undefined;
-      if (TERMINAL_STATUSES.has(record.status)) return record;
-      const next = deps.deadLetterOrder(record, error);
-      if (!next) return record;
-      try {
-        await ordersKv.update(orderId, encodeOrderRecord(next), entry.revision);
-        return next;
-      } catch (err) {
-        if (!isKvConflict(err)) throw err;
-      }
-    }
-    throw new Error(`order ${orderId}: could not record FAILED_PERMANENT after 20 attempts`);
   }
 
   async function route(advisory: Advisory): Promise<void> {
@@ -111,8 +105,16 @@ export function createDeadLetterRouter(deps: DeadLetterRouterDeps) {
       code: kind === 'terminated' ? 'TERMINATED' : 'MAX_DELIVERIES_EXCEEDED',
       message: reason,
     };
+    const { generation, tenant } = eventFacts(original?.data);
     const record =
-      orderToken === 'unknown' ? undefined : await markFailedPermanent(orderToken, error);
+      orderToken === 'unknown'
+        ? undefined
+        : await deps.deadLetterOrder(orderToken, error, generation);
+    if (record && generationOf(record) > generation) {
+      // The order was redriven after this event failed: its new generation is in charge now.
+      log.warn({ orderId: orderToken, seq }, 'advisory for a redriven order; ignored');
+      return;
+    }
 
     if (!(await alreadyDeadLettered(subject, seq))) {
       const h = natsHeaders();
@@ -122,6 +124,8 @@ export function createDeadLetterRouter(deps: DeadLetterRouterDeps) {
       h.set(SOURCE_SEQ_HEADER, String(seq));
       const body = {
         orderId: orderToken === 'unknown' ? undefined : orderToken,
+        tenant: record?.context.tenant ?? tenant ?? null,
+        generation,
         reason,
         kind,
         attempts: advisory.deliveries ?? null,

@@ -6,3 +6,11 @@ export {
   SOURCE_SEQ_HEADER,
   type DeadLetterRouterDeps,
 } from './dead-letter-router.js';
+export {
+  createDeadLetterDesk,
+  type DeadLetter,
+  type DeadLetterDesk,
+  type DeadLetterFilter,
+  type RedriveOutcome,
+  type RedriveResult,
+} from './dead-letter-desk.js';

@@ -54,6 +54,13 @@ export function isKvConflict(err: unknown): boolean {
   return apiErrorCode(err) === KV_CONFLICT_API_CODE;
 }
 
+/** JetStream's "no message found", e.g. deleting a message that is already gone. */
+export const NO_MESSAGE_API_CODE = 10037;
+
+export function isNoMessageFound(err: unknown): boolean {
+  return apiErrorCode(err) === NO_MESSAGE_API_CODE;
+}
+
 /** The JetStream API error code carried by an error from @nats-io/jetstream or @nats-io/kv. */
 export function apiErrorCode(err: unknown): number | undefined {
   let current: unknown = err;

@@ -7,4 +7,5 @@ export * from './logger.js';
 export * from './nats.js';
 export * from './nats-server.js';
 export * from './order-record.js';
+export * from './stream-reader.js';
 export * from './topology.js';

@@ -14,13 +14,19 @@ export const ORDER_STATUSES = [
 ] as const;
 export type OrderStatus = (typeof ORDER_STATUSES)[number];
 
+/**
+ * What an order id may look like: one NATS subject token (ids are subject suffixes in ORDERS
+ * and ORDERS_DLQ) that is also a KV key and a URL path segment. Generated ids are nuids.
+ */
+export const isOrderId = (value: string): boolean => /^[A-Za-z0-9_-]{1,128}$/.test(value);
+
 export const TERMINAL_STATUSES: ReadonlySet<OrderStatus> = new Set([
   'COMPLETED',
   'FAILED_PERMANENT',
   'CANCELLED',
 ]);
 
-/** Rank in the lifecycle, for "history only moves forward" checks. */
+/** Rank in the lifecycle within one generation, for "history only moves forward" checks. */
 export const STATUS_RANK: Readonly<Record<OrderStatus, number>> = {
   CREATED: 0,
   PROCESSING: 1,
@@ -48,8 +54,14 @@ export interface OrderContext {
   currency: string;
   items: OrderItem[];
   amount: number;
-  /** Payment attempts started. */
+  /** Payment attempts started, over all generations. */
   attempts: number;
+  /**
+   * How many times an operator redrove the order out of FAILED_PERMANENT (0 when never;
+   * absent in records written before redrive existed). Each redrive starts a new generation:
+   * the lifecycle starts again at CREATED, with a fresh delivery budget.
+   */
+  generation?: number;
   lastError?: OrderError;
   paymentId?: string;
   correlationId: string;
@@ -65,7 +77,15 @@ export interface OutboxEvent {
   id: string;
   subject: string;
   type: OrderEventType;
-  data: { orderId: string; tenant: string; status: OrderStatus; at: string; correlationId: string };
+  data: {
+    orderId: string;
+    tenant: string;
+    status: OrderStatus;
+    at: string;
+    correlationId: string;
+    /** The order's generation when the event was emitted (see OrderContext.generation). */
+    generation: number;
+  };
 }
 
 export interface OrderRecord {
@@ -73,6 +93,16 @@ export interface OrderRecord {
   status: OrderStatus;
   context: OrderContext;
   outbox: OutboxEvent[];
+}
+
+export const generationOf = (record: OrderRecord): number => record.context.generation ?? 0;
+
+/**
+ * Position in the order's life, comparable across revisions: a state never goes backwards
+ * within a generation, and only a redrive (an operator's explicit act) starts a new one.
+ */
+export function lifecyclePosition(record: OrderRecord): number {
+  return generationOf(record) * 10 + STATUS_RANK[record.status];
 }
 
 const encoder = new TextEncoder();

@@ -31,6 +31,7 @@ export const DEAD_LETTER_CONSUMER = 'dead-letter-router';
 
 export const API_CREATE_SUBJECT = 'orders.api.create';
 export const API_GET_SUBJECT = 'orders.api.get';
+export const API_CANCEL_SUBJECT = 'orders.api.cancel';
 export const API_QUEUE_GROUP = 'orders-gateway';
 
 export const eventSubject = (type: string, orderId: string): string =>

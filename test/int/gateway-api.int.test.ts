@@ -1,5 +1,4 @@
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { headers as natsHeaders } from '@nats-io/transport-node';
 import { describe, expect, it } from 'vitest';
 import { createIdempotencyStore, requestFingerprint } from '../../src/gateway/idempotency.js';
 import { DEFAULT_TENANT } from '../../src/gateway/index.js';
@@ -8,6 +7,7 @@ import {
   SAMPLE_AMOUNT,
   call,
   getOrder,
+  natsRequest,
   postOrder,
   sampleOrder,
 } from '../fixtures/orders-client.js';
@@ -229,27 +229,8 @@ describe('request validation over HTTP', () => {
 });
 
 describe('NATS request-reply API', () => {
-  const encoder = new TextEncoder();
-  const decoder = new TextDecoder();
-
-  async function request(subject: string, body: unknown, hdrs: Record<string, string> = {}) {
-    const h = natsHeaders();
-    for (const [k, v] of Object.entries(hdrs)) h.set(k, v);
-    const msg = await ctx.nc.request(
-      subject,
-      encoder.encode(typeof body === 'string' ? body : JSON.stringify(body)),
-      {
-        timeout: 5_000,
-        headers: h,
-      },
-    );
-    return {
-      body: JSON.parse(decoder.decode(msg.data)),
-      code: msg.headers?.get('Nats-Service-Error-Code') || undefined,
-      error: msg.headers?.get('Nats-Service-Error') || undefined,
-      replayed: msg.headers?.get('Idempotent-Replayed') === 'true',
-    };
-  }
+  const request = (subject: string, body: unknown, hdrs: Record<string, string> = {}) =>
+    natsRequest(ctx.nc, subject, body, hdrs);
 
   it('creates an order that completes with one charge, replays it, and serves get', async () => {
     const created = await request('orders.api.create', sampleOrder('nats-client'), {

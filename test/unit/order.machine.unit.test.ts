@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { initialRecord, nextRecord } from '../../src/actors/actor-store.js';
-import type { OrderRecord } from '../../src/shared/index.js';
+import { lifecyclePosition, type OrderRecord } from '../../src/shared/index.js';
 
 const input = {
   orderId: 'o1',
@@ -35,6 +35,7 @@ describe('order machine', () => {
           status: 'CREATED',
           at: input.at,
           correlationId: 'corr-1',
+          generation: 0,
         },
       },
     ]);
@@ -82,6 +83,7 @@ describe('order machine', () => {
       { type: 'PAYMENT_STARTED', at: 't4' },
       { type: 'CANCEL', at: 't4' },
       { type: 'DEAD_LETTERED', at: 't4', error: { code: 'X', message: 'x' } },
+      { type: 'REDRIVE', at: 't4' },
     ] as const) {
       expect(nextRecord(completed, event)).toBeUndefined();
     }
@@ -91,5 +93,43 @@ describe('order machine', () => {
     const cancelled = step(initialRecord(input), { type: 'CANCEL', at: 't2' });
     expect(cancelled.status).toBe('CANCELLED');
     expect(cancelled.outbox.map((e) => e.type)).toEqual(['created', 'cancelled']);
+  });
+
+  it('redrives only from FAILED_PERMANENT, into a new generation with a new created event', () => {
+    let record = step(initialRecord(input), { type: 'PAYMENT_STARTED', at: 't2' });
+    expect(nextRecord(record, { type: 'REDRIVE', at: 't3' })).toBeUndefined();
+    const error = { code: 'HTTP_500', message: 'down' };
+    record = step(record, { type: 'PAYMENT_FAILED_TRANSIENT', at: 't3', error });
+    record = step(record, { type: 'DEAD_LETTERED', at: 't4', error });
+    expect(record.status).toBe('FAILED_PERMANENT');
+    // The relay has published everything so far.
+    record = { ...record, outbox: [] };
+
+    const redriven = step(record, { type: 'REDRIVE', at: 't5' });
+    expect(redriven.status).toBe('CREATED');
+    expect(redriven.context.generation).toBe(1);
+    expect(redriven.context.attempts).toBe(1);
+    expect(redriven.context.history.map((h) => h.status)).toEqual([
+      'CREATED',
+      'PROCESSING',
+      'FAILED_TRANSIENT',
+      'FAILED_PERMANENT',
+      'CREATED',
+    ]);
+    // A new id, so the broker stores a new message and the consumer a new delivery budget.
+    expect(redriven.outbox).toEqual([
+      expect.objectContaining({
+        id: 'o1:5:0:created',
+        subject: 'orders.events.created.o1',
+        data: expect.objectContaining({ status: 'CREATED', generation: 1 }) as unknown,
+      }),
+    ]);
+    expect(lifecyclePosition(redriven)).toBeGreaterThan(lifecyclePosition(record));
+
+    const started = step(redriven, { type: 'PAYMENT_STARTED', at: 't6' });
+    expect(started.context.attempts).toBe(2);
+    expect(step(started, { type: 'PAYMENT_SUCCEEDED', at: 't7', paymentId: 'p' }).status).toBe(
+      'COMPLETED',
+    );
   });
 });
