@@ -3,7 +3,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_FAULTS } from '../../src/payments-stub/index.js';
 import { ORDERS_STREAM, WORKER_CONSUMER } from '../../src/shared/index.js';
 import { waitForDlqEntry } from '../fixtures/dlq.js';
-import { getOrder, postOrder, sampleOrder } from '../fixtures/orders-client.js';
+import { postOrder, sampleOrder, waitForStatus } from '../fixtures/orders-client.js';
 import { useStack } from '../fixtures/stack.js';
 import { waitFor } from '../fixtures/wait.js';
 
@@ -20,16 +20,8 @@ async function submit(key: string): Promise<string> {
   return res.body.orderId as string;
 }
 
-async function settled(orderId: string, status: string, timeoutMs = 15_000) {
-  return waitFor(
-    `order ${status}`,
-    async () => {
-      const res = await getOrder(ctx.stack.gatewayUrl, orderId);
-      return res.body.status === status ? res.body : undefined;
-    },
-    timeoutMs,
-  );
-}
+const settled = (orderId: string, status: string) =>
+  waitForStatus(ctx.stack.gatewayUrl, orderId, status);
 
 describe('transient failures', () => {
   it('retries through FAILED_TRANSIENT x3 with growing gaps, then completes with one charge', async () => {

@@ -1,0 +1,219 @@
+/**
+ * Redrive and purge of dead letters, through the admin HTTP API and `nats-orders dlq`: a
+ * redriven order starts a new generation with a fresh delivery budget and completes once the
+ * payment service recovers, without a second charge when the lost attempt had in fact charged.
+ */
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { afterAll, beforeEach, describe, expect, it } from 'vitest';
+import { createGateway } from '../../src/gateway/index.js';
+import { DEFAULT_FAULTS } from '../../src/payments-stub/index.js';
+import { createDeadLetterDesk } from '../../src/relay/index.js';
+import { createRootLogger } from '../../src/shared/index.js';
+import { dlqCount, dlqEntries, waitForDlqEntry } from '../fixtures/dlq.js';
+import { runCli, killAllCli } from '../fixtures/cli-process.js';
+import { backwardHistories, readOrderHistories } from '../fixtures/order-history.js';
+import { call, postOrder, sampleOrder, waitForStatus } from '../fixtures/orders-client.js';
+import { useStack } from '../fixtures/stack.js';
+
+const ADMIN_KEY = 'admin-secret-key';
+const ctx = useStack({ stack: { env: { ADMIN_API_KEY: ADMIN_KEY } } });
+const admin = { authorization: `Bearer ${ADMIN_KEY}` };
+afterAll(killAllCli);
+beforeEach(() => {
+  ctx.stack.stub.setFaults(DEFAULT_FAULTS);
+});
+
+async function submit(key: string): Promise<string> {
+  const res = await postOrder(ctx.stack.gatewayUrl, key, sampleOrder(key));
+  expect(res.status).toBe(202);
+  return res.body.orderId as string;
+}
+
+/** Submits orders and waits until each is FAILED_PERMANENT with its dead letter stored. */
+async function deadLettered(keys: string[]): Promise<string[]> {
+  const ids = await Promise.all(keys.map(submit));
+  for (const id of ids) {
+    await waitForStatus(ctx.stack.gatewayUrl, id, 'FAILED_PERMANENT');
+    await waitForDlqEntry(ctx.nc, id);
+  }
+  return ids;
+}
+
+const statuses = (order: { history: Array<{ status: string }> }) =>
+  order.history.map((h) => h.status);
+
+const cli = (...args: string[]) => runCli(['dlq', ...args], { NATS_URL: ctx.nats.urls.join(',') });
+
+describe('redrive', () => {
+  it('an order charged during a lost attempt, redriven after the service recovers, completes without a second charge', async () => {
+    // The service takes the money on the first call, then answers 500 to every call.
+    ctx.stack.stub.setFaults({ failAlways: true, failStatus: 500, chargeBeforeFailing: true });
+    const [orderId] = await deadLettered(['redrive-unknown-outcome']);
+    expect(ctx.stack.stub.ledger.get(orderId!)).toMatchObject({ charges: 1, calls: 5 });
+
+    const shown = await call(ctx.stack.gatewayUrl, 'GET', `/admin/dlq/${orderId}`, {
+      headers: admin,
+    });
+    expect(shown.status).toBe(200);
+    expect(shown.body).toMatchObject({
+      orderId,
+      tenant: 'default',
+      generation: 0,
+      kind: 'max_deliveries',
+      attempts: 5,
+      lastError: { code: 'PAYMENT_UNAVAILABLE_500' },
+    });
+
+    ctx.stack.stub.setFaults(DEFAULT_FAULTS);
+    const redriven = await call(ctx.stack.gatewayUrl, 'POST', `/admin/dlq/${orderId}/redrive`, {
+      headers: admin,
+    });
+    expect(redriven.status).toBe(200);
+    expect(redriven.body).toMatchObject({ orderId, outcome: 'redriven', status: 'CREATED' });
+
+    const order = await waitForStatus(ctx.stack.gatewayUrl, orderId!, 'COMPLETED');
+    expect(statuses(order)).toEqual([
+      'CREATED',
+      ...Array<string[]>(4).fill(['PROCESSING', 'FAILED_TRANSIENT']).flat(),
+      'PROCESSING',
+      'FAILED_TRANSIENT',
+      'FAILED_PERMANENT',
+      'CREATED',
+      'PROCESSING',
+      'COMPLETED',
+    ]);
+    expect(order.attempts).toBe(6);
+    // One charge: the sixth call got the stored charge back.
+    expect(ctx.stack.stub.ledger.get(orderId!)).toMatchObject({ charges: 1, calls: 6 });
+    // The dead letter is gone; a second redrive finds nothing.
+    expect((await dlqEntries(ctx.nc, orderId!)).count).toBe(0);
+    const again = await call(ctx.stack.gatewayUrl, 'POST', `/admin/dlq/${orderId}/redrive`, {
+      headers: admin,
+    });
+    expect(again.status).toBe(404);
+    expect(again.body.code).toBe('DEAD_LETTER_NOT_FOUND');
+    // Every stored revision moves forward; the redrive is the one step into a new generation.
+    const histories = await readOrderHistories(ctx.nc);
+    expect(backwardHistories(histories)).toEqual([]);
+    const revisions = histories.get(orderId!)!.map((r) => r.record);
+    expect(revisions.at(-1)!.context.generation).toBe(1);
+  });
+
+  it('redrives all dead letters matching a filter from the CLI, and purges the rest', async () => {
+    const before = await dlqCount(ctx.nc);
+    ctx.stack.stub.setFaults({ failAlways: true, failStatus: 503 });
+    const unavailable = await deadLettered(['filter-503-a', 'filter-503-b', 'filter-503-c']);
+    ctx.stack.stub.setFaults({ failAlways: true, failStatus: 402 });
+    const declined = await deadLettered(['filter-402-a', 'filter-402-b']);
+    expect(await dlqCount(ctx.nc)).toBe(before + 5);
+    ctx.stack.stub.setFaults(DEFAULT_FAULTS);
+
+    const listed = await cli('ls', '--error-code', 'PAYMENT_UNAVAILABLE_503', '--json');
+    expect(listed.code).toBe(0);
+    const entries = JSON.parse(listed.output.slice(listed.output.indexOf('{'))).entries as Array<{
+      orderId: string;
+    }>;
+    expect(entries.map((e) => e.orderId).sort()).toEqual([...unavailable].sort());
+
+    const table = await cli('ls', '--kind', 'terminated');
+    expect(table.code).toBe(0);
+    for (const id of declined) expect(table.output).toContain(id);
+    expect(table.output).toContain('2 dead letter(s)');
+
+    const redriven = await cli('redrive', '--all', '--error-code', 'PAYMENT_UNAVAILABLE_503');
+    expect(redriven.code).toBe(0);
+    expect(redriven.output).toContain('3 redriven, 0 not');
+    for (const id of unavailable) {
+      expect(redriven.output).toContain(`${id}: redriven`);
+      await waitForStatus(ctx.stack.gatewayUrl, id, 'COMPLETED');
+      expect(ctx.stack.stub.ledger.get(id)).toMatchObject({ charges: 1 });
+      expect((await dlqEntries(ctx.nc, id)).count).toBe(0);
+    }
+    // The declined orders were not touched.
+    for (const id of declined) {
+      expect((await call(ctx.stack.gatewayUrl, 'GET', `/orders/${id}`)).body.status).toBe(
+        'FAILED_PERMANENT',
+      );
+      expect((await dlqEntries(ctx.nc, id)).count).toBe(1);
+    }
+
+    // Handled by hand (say, the customer was told): purge them. The orders stay as they are.
+    const purged = await cli('purge', '--all', '--kind', 'terminated');
+    expect(purged.code).toBe(0);
+    expect(purged.output).toContain('2 dead letter(s) purged');
+    for (const id of declined) {
+      expect((await dlqEntries(ctx.nc, id)).count).toBe(0);
+      expect((await call(ctx.stack.gatewayUrl, 'GET', `/orders/${id}`)).body.status).toBe(
+        'FAILED_PERMANENT',
+      );
+    }
+    expect(ctx.stack.stub.ledger.get(declined[0]!)).toMatchObject({ charges: 0, calls: 1 });
+  });
+
+  it('refuses what cannot run again, and guards the admin API', async () => {
+    // A created event for an order that does not exist: dead-lettered as ORDER_NOT_FOUND.
+    await jetstream(ctx.nc).publish('orders.events.created.ghost-order', '{}');
+    const ghost = await waitForDlqEntry(ctx.nc, 'ghost-order');
+    expect(ghost.last).toMatchObject({ orderId: 'ghost-order', kind: 'terminated' });
+    const refused = await call(ctx.stack.gatewayUrl, 'POST', '/admin/dlq/ghost-order/redrive', {
+      headers: admin,
+    });
+    expect(refused.status).toBe(409);
+    expect(refused.body).toMatchObject({
+      code: 'DEAD_LETTER_NOT_REDRIVABLE',
+      detail: 'no such order in the orders bucket',
+    });
+    const viaCli = await cli('redrive', 'ghost-order');
+    expect(viaCli.code).toBe(1);
+    expect(viaCli.output).toContain('ghost-order: not_redrivable');
+    expect((await cli('show', 'no-such-order')).output).toContain(
+      'nats-orders: no dead letter for order no-such-order',
+    );
+    expect((await cli('redrive')).code).toBe(1);
+
+    const removed = await call(ctx.stack.gatewayUrl, 'DELETE', '/admin/dlq/ghost-order', {
+      headers: admin,
+    });
+    expect(removed.body).toEqual({ purged: 1 });
+
+    // Auth: no key, a tenant's key or a wrong key get 401; bad queries and bodies 400.
+    expect((await call(ctx.stack.gatewayUrl, 'GET', '/admin/dlq')).status).toBe(401);
+    const wrong = await call(ctx.stack.gatewayUrl, 'GET', '/admin/dlq', {
+      headers: { authorization: 'Bearer nope' },
+    });
+    expect(wrong.status).toBe(401);
+    const badQuery = await call(ctx.stack.gatewayUrl, 'GET', '/admin/dlq?limit=0', {
+      headers: admin,
+    });
+    expect(badQuery.status).toBe(400);
+    expect(badQuery.body.code).toBe('INVALID_FIELD');
+    const unknownField = await call(ctx.stack.gatewayUrl, 'POST', '/admin/dlq/redrive', {
+      headers: admin,
+      body: { everything: true },
+    });
+    expect(unknownField.status).toBe(400);
+    expect(unknownField.body.code).toBe('UNKNOWN_FIELD');
+    const list = await call(ctx.stack.gatewayUrl, 'GET', '/admin/dlq?limit=1', { headers: admin });
+    expect(list.status).toBe(200);
+    expect(list.body.entries.length).toBeLessThanOrEqual(1);
+  });
+
+  it('answers 403 ADMIN_API_DISABLED when no ADMIN_API_KEY is set', async () => {
+    const log = createRootLogger('silent');
+    const gateway = await createGateway({
+      nc: ctx.nc,
+      config: { ...ctx.stack.config, adminApiKey: undefined },
+      log,
+      deadLetters: createDeadLetterDesk({
+        js: jetstream(ctx.nc),
+        jsm: await jetstreamManager(ctx.nc),
+        log,
+        redriveOrder: () => Promise.reject(new Error('not reached')),
+      }),
+    });
+    const res = await gateway.app.inject({ method: 'GET', url: '/admin/dlq', headers: admin });
+    expect(res.statusCode).toBe(403);
+    expect(res.json()).toMatchObject({ code: 'ADMIN_API_DISABLED' });
+    await gateway.app.close();
+  });
+});
