@@ -14,23 +14,13 @@ import {
   decodeOrderRecord,
   eventSubject,
 } from '../../src/shared/index.js';
-import {
-  call,
-  natsRequest,
-  postOrder,
-  sampleOrder,
-  waitForStatus,
-} from '../fixtures/orders-client.js';
+import { call, natsRequest, submitOrder, waitForStatus } from '../fixtures/orders-client.js';
 import { useStack } from '../fixtures/stack.js';
 import { waitFor } from '../fixtures/wait.js';
 
 const ctx = useStack({ stack: { workers: 0 } });
 
-async function submit(key: string): Promise<string> {
-  const res = await postOrder(ctx.stack.gatewayUrl, key, sampleOrder(key));
-  expect(res.status).toBe(202);
-  return res.body.orderId as string;
-}
+const submit = (key: string) => submitOrder(ctx.stack.gatewayUrl, key);
 
 const cancel = (orderId: string) => call(ctx.stack.gatewayUrl, 'POST', `/orders/${orderId}/cancel`);
 

@@ -12,7 +12,7 @@ import { createRootLogger } from '../../src/shared/index.js';
 import { dlqCount, dlqEntries, waitForDlqEntry } from '../fixtures/dlq.js';
 import { runCli, killAllCli } from '../fixtures/cli-process.js';
 import { backwardHistories, readOrderHistories } from '../fixtures/order-history.js';
-import { call, postOrder, sampleOrder, waitForStatus } from '../fixtures/orders-client.js';
+import { call, submitOrder, waitForStatus } from '../fixtures/orders-client.js';
 import { useStack } from '../fixtures/stack.js';
 
 const ADMIN_KEY = 'admin-secret-key';
@@ -23,11 +23,7 @@ beforeEach(() => {
   ctx.stack.stub.setFaults(DEFAULT_FAULTS);
 });
 
-async function submit(key: string): Promise<string> {
-  const res = await postOrder(ctx.stack.gatewayUrl, key, sampleOrder(key));
-  expect(res.status).toBe(202);
-  return res.body.orderId as string;
-}
+const submit = (key: string) => submitOrder(ctx.stack.gatewayUrl, key);
 
 /** Submits orders and waits until each is FAILED_PERMANENT with its dead letter stored. */
 async function deadLettered(keys: string[]): Promise<string[]> {

@@ -3,7 +3,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_FAULTS } from '../../src/payments-stub/index.js';
 import { ORDERS_STREAM, WORKER_CONSUMER } from '../../src/shared/index.js';
 import { waitForDlqEntry } from '../fixtures/dlq.js';
-import { postOrder, sampleOrder, waitForStatus } from '../fixtures/orders-client.js';
+import { submitOrder, waitForStatus } from '../fixtures/orders-client.js';
 import { useStack } from '../fixtures/stack.js';
 import { waitFor } from '../fixtures/wait.js';
 
@@ -14,11 +14,7 @@ beforeEach(() => {
   ctx.stack.stub.setFaults(DEFAULT_FAULTS);
 });
 
-async function submit(key: string): Promise<string> {
-  const res = await postOrder(ctx.stack.gatewayUrl, key, sampleOrder(key));
-  expect(res.status).toBe(202);
-  return res.body.orderId as string;
-}
+const submit = (key: string) => submitOrder(ctx.stack.gatewayUrl, key);
 
 const settled = (orderId: string, status: string) =>
   waitForStatus(ctx.stack.gatewayUrl, orderId, status);
