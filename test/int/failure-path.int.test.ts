@@ -44,6 +44,7 @@ describe('transient failures', () => {
       expect(gap).toBeGreaterThanOrEqual(BACKOFF[i]! * 0.8 - 10);
       expect(gap).toBeLessThanOrEqual(BACKOFF[i]! * 1.2 + 150);
     });
+    process.stdout.write(`gaps between payment attempts: ${gaps.join(', ')} ms\n`);
     expect(gaps[1]!).toBeGreaterThan(gaps[0]!);
     expect(gaps[2]!).toBeGreaterThan(gaps[1]!);
   });
