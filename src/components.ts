@@ -15,6 +15,7 @@ import {
 import {
   StartupError,
   connectNats,
+  createCrashPoint,
   generationOf,
   openOrdersBucket,
   provision,
@@ -71,10 +72,12 @@ async function startOn(
   log: Logger,
 ): Promise<RunningComponent> {
   const js = jetstream(nc);
+  // Fault tests only: with no CRASH_POINT configured, every point is a no-op.
+  const crashPoint = createCrashPoint(config.crash);
   switch (name) {
     case 'gateway': {
       const deadLetters = await openDeadLetterDesk(nc, log);
-      const gateway = await createGateway({ nc, config, log, deadLetters });
+      const gateway = await createGateway({ nc, config, log, deadLetters, crashPoint });
       const url = await gateway.start();
       return { name, url, stop: () => gateway.stop() };
     }
@@ -91,6 +94,7 @@ async function startOn(
         payments,
         log,
         config,
+        crashPoint,
       });
       await worker.start();
       return {
@@ -106,11 +110,12 @@ async function startOn(
       // A relay process also runs the dead-letter router: both are "move what is stored on".
       const ordersKv = await openOrdersBucket(js);
       const store = createActorStore({ kv: ordersKv });
-      const relay = createOutboxRelay({ js, ordersKv, log });
+      const relay = createOutboxRelay({ js, ordersKv, log, crashPoint });
       const router = createDeadLetterRouter({
         js,
         jsm: await jetstreamManager(nc),
         log,
+        crashPoint,
         deadLetterOrder: async (orderId, error, generation) => {
           const result = await store.update(orderId, (record) =>
             generationOf(record) === generation

@@ -11,10 +11,12 @@ import {
   TerminalError,
   errorMessage,
   isOrderId,
+  noCrashPoints,
   WORKER_CONSUMER,
   startConsumeLoop,
   type Config,
   type ConsumeLoop,
+  type CrashPoint,
   type Logger,
   type OrderRecord,
 } from '../shared/index.js';
@@ -29,6 +31,7 @@ export interface WorkerDeps {
   payments: PaymentClient;
   log: Logger;
   config: Pick<Config, 'workerConcurrency' | 'backoffMs'>;
+  crashPoint?: CrashPoint;
 }
 
 const CREATED_PREFIX = 'orders.events.created.';
@@ -53,6 +56,7 @@ function afterSuccess(paymentId: string) {
 
 export function createWorker(deps: WorkerDeps) {
   const { store, payments, config } = deps;
+  const crashPoint = deps.crashPoint ?? noCrashPoints;
   const log = deps.log.child({ component: 'worker' });
   // working() well before the shortest redelivery delay, so a long payment call keeps its message.
   const workingEveryMs = Math.max(100, Math.floor(Math.min(...config.backoffMs) / 3));
@@ -76,6 +80,7 @@ export function createWorker(deps: WorkerDeps) {
       );
       return;
     }
+    crashPoint('worker.after-processing');
     let paymentId: string;
     try {
       ({ paymentId } = await payments.charge({
@@ -96,12 +101,14 @@ export function createWorker(deps: WorkerDeps) {
       );
       throw err;
     }
+    crashPoint('worker.after-payment');
     let result = await store.update(orderId, afterSuccess(paymentId));
     while (result.kind === 'applied' && result.order.record.status !== 'COMPLETED') {
       result = await store.update(orderId, afterSuccess(paymentId));
     }
     const finalStatus = result.kind === 'missing' ? undefined : result.order.record.status;
     if (finalStatus === 'COMPLETED') {
+      crashPoint('worker.after-completed');
       msgLog.info({ paymentId, amount: record.context.amount }, 'order completed');
     } else {
       // Charged, yet another writer settled the order otherwise: an operator should look.

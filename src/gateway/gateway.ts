@@ -10,9 +10,11 @@ import type { DeadLetterDesk } from '../relay/index.js';
 import {
   StartupError,
   monitorConnection,
+  noCrashPoints,
   openIdempotencyBucket,
   openOrdersBucket,
   type Config,
+  type CrashPoint,
   type Logger,
   type NatsConnection,
 } from '../shared/index.js';
@@ -21,9 +23,6 @@ import { createAuthenticator } from './auth.js';
 import { createIdempotencyStore } from './idempotency.js';
 import { startNatsApi } from './nats-api.js';
 import { createOrderService } from './order-service.js';
-
-/** How long a request owns its idempotency key before a retry may take over (crash recovery). */
-export const IDEMPOTENCY_LEASE_MS = 10_000;
 
 export interface Gateway {
   app: FastifyInstance;
@@ -36,12 +35,18 @@ export async function createGateway(deps: {
   nc: NatsConnection;
   config: Pick<
     Config,
-    'httpHost' | 'httpPort' | 'apiKeys' | 'authDisabled' | 'devMode' | 'adminApiKey'
+    | 'httpHost'
+    | 'httpPort'
+    | 'apiKeys'
+    | 'authDisabled'
+    | 'devMode'
+    | 'adminApiKey'
+    | 'idempotencyLeaseMs'
   >;
   log: Logger;
+  crashPoint?: CrashPoint;
   /** Serves the admin API over the dead-letter queue when given. */
   deadLetters?: DeadLetterDesk;
-  leaseMs?: number;
 }): Promise<Gateway> {
   const { nc, config, log } = deps;
   if (config.apiKeys.size === 0 && !config.devMode && !config.authDisabled) {
@@ -60,9 +65,10 @@ export async function createGateway(deps: {
     store: createActorStore({ kv: ordersKv }),
     idempotency: createIdempotencyStore({
       kv: idempotencyKv,
-      leaseMs: deps.leaseMs ?? IDEMPOTENCY_LEASE_MS,
+      leaseMs: config.idempotencyLeaseMs,
     }),
     log: log.child({ component: 'gateway' }),
+    crashPoint: deps.crashPoint ?? noCrashPoints,
   });
   const authenticate = createAuthenticator(config.apiKeys);
   const connection = monitorConnection(nc, log);

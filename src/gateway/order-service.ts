@@ -4,7 +4,7 @@
  */
 import { nuid } from '@nats-io/transport-node';
 import type { ActorStore } from '../actors/index.js';
-import { isOrderId, type Logger, type OrderRecord } from '../shared/index.js';
+import { isOrderId, type CrashPoint, type Logger, type OrderRecord } from '../shared/index.js';
 import type { IdempotencyStore } from './idempotency.js';
 import { requestFingerprint } from './idempotency.js';
 import { ProblemError } from './problem.js';
@@ -49,8 +49,9 @@ export function createOrderService(deps: {
   store: ActorStore;
   idempotency: IdempotencyStore;
   log: Logger;
+  crashPoint: CrashPoint;
 }) {
-  const { store, idempotency, log } = deps;
+  const { store, idempotency, log, crashPoint } = deps;
 
   async function create(cmd: CreateOrderCommand): Promise<CreateOrderResult> {
     const amount = orderAmount(cmd.body);
@@ -70,6 +71,7 @@ export function createOrderService(deps: {
       case 'claimed':
         break;
     }
+    crashPoint('gateway.after-claim');
     // Create-if-absent: a takeover after a crashed gateway finds the order it may have made.
     const { order, created } = await store.create({
       orderId: claim.orderId,
@@ -81,6 +83,7 @@ export function createOrderService(deps: {
       correlationId: cmd.correlationId,
       at: new Date().toISOString(),
     });
+    crashPoint('gateway.after-create');
     const body: AcceptedOrder = {
       orderId: order.record.context.orderId,
       status: 'CREATED',

@@ -17,8 +17,10 @@ import {
   dlqSubject,
   generationOf,
   isOrderId,
+  noCrashPoints,
   startConsumeLoop,
   type ConsumeLoop,
+  type CrashPoint,
   type Logger,
   type OrderRecord,
 } from '../shared/index.js';
@@ -28,6 +30,7 @@ export interface DeadLetterRouterDeps {
   js: JetStreamClient;
   jsm: JetStreamManager;
   log: Logger;
+  crashPoint?: CrashPoint;
   /**
    * Moves the order to FAILED_PERMANENT (the actor's DEAD_LETTERED transition, by
    * compare-and-set) unless it is terminal already or has been redriven past `generation`;
@@ -76,6 +79,7 @@ function eventFacts(data: Uint8Array | undefined): { generation: number; tenant?
 
 export function createDeadLetterRouter(deps: DeadLetterRouterDeps) {
   const { js, jsm } = deps;
+  const crashPoint = deps.crashPoint ?? noCrashPoints;
   const log = deps.log.child({ component: 'dead-letter-router' });
   let loop: ConsumeLoop | undefined;
 
@@ -139,6 +143,7 @@ export function createDeadLetterRouter(deps: DeadLetterRouterDeps) {
         msgID: `dlq:${seq}`,
         headers: h,
       });
+      crashPoint('dead-letter.after-publish');
     }
     log.fatal(
       {

@@ -16,10 +16,12 @@ import {
   decodeOrderRecord,
   encodeOrderRecord,
   isKvConflict,
+  noCrashPoints,
   pauseAfterConflict,
   startConsumeLoop,
   withoutOutboxEvents,
   type ConsumeLoop,
+  type CrashPoint,
   type Logger,
   type OrderRecord,
   type OutboxEvent,
@@ -31,6 +33,7 @@ export interface OutboxRelayDeps {
   ordersKv: KV;
   log: Logger;
   concurrency?: number;
+  crashPoint?: CrashPoint;
 }
 
 const KEY_PREFIX = `$KV.${ORDERS_BUCKET}.`;
@@ -44,6 +47,7 @@ const encoder = new TextEncoder();
 
 export function createOutboxRelay(deps: OutboxRelayDeps) {
   const { js, ordersKv } = deps;
+  const crashPoint = deps.crashPoint ?? noCrashPoints;
   const log = deps.log.child({ component: 'relay' });
   let loop: ConsumeLoop | undefined;
 
@@ -101,6 +105,7 @@ export function createOutboxRelay(deps: OutboxRelayDeps) {
     }
     try {
       await Promise.all(record.outbox.map(publishEvent));
+      crashPoint('relay.after-publish');
       // A KV revision is the stream sequence of the write.
       await clearPublished(
         orderId,

@@ -2,6 +2,7 @@
  * Configuration, parsed once at start from the environment. Nothing else reads `process.env`.
  * A bad value throws a StartupError whose message names the variable and what it accepts.
  */
+import { CRASH_POINTS, CRASH_SIGNALS, type CrashSettings } from './crash-points.js';
 import { parseDuration } from './duration.js';
 import { StartupError } from './errors.js';
 
@@ -29,6 +30,8 @@ export interface Config {
   maxDeliver: number;
   backoffMs: readonly number[];
   idempotencyTtlMs: number;
+  /** How long a request owns its idempotency key before a retry may take over (crash recovery). */
+  idempotencyLeaseMs: number;
   logLevel: LogLevel;
   metricsPort: number | undefined;
   /** API key -> tenant. Empty means auth is off, which only dev mode allows. */
@@ -39,6 +42,8 @@ export interface Config {
   devMode: boolean;
   /** Where `nats-orders dev` keeps its embedded server's data. */
   dataDir: string;
+  /** CRASH_POINT and friends: for fault tests only (see crash-points.ts). */
+  crash: CrashSettings | undefined;
 }
 
 type Env = Record<string, string | undefined>;
@@ -127,6 +132,21 @@ function parseApiKeys(raw: string | undefined): Map<string, string> {
   return keys;
 }
 
+function parseCrash(env: Env): CrashSettings | undefined {
+  const point = env.CRASH_POINT;
+  if (!point) return undefined;
+  if (!(CRASH_POINTS as readonly string[]).includes(point))
+    invalid('CRASH_POINT', point, CRASH_POINTS.join('|'));
+  const signal = env.CRASH_SIGNAL || 'SIGKILL';
+  if (!(CRASH_SIGNALS as readonly string[]).includes(signal))
+    invalid('CRASH_SIGNAL', signal, CRASH_SIGNALS.join('|'));
+  return Object.freeze({
+    point: point as CrashSettings['point'],
+    after: intVar(env, 'CRASH_AFTER', 1, 1, 1_000_000),
+    signal: signal as CrashSettings['signal'],
+  });
+}
+
 export interface LoadConfigOptions {
   /** Set by `nats-orders dev`: the only mode in which auth may be off. */
   devMode?: boolean;
@@ -168,6 +188,7 @@ export function loadConfig(env: Env = process.env, opts: LoadConfigOptions = {})
     maxDeliver,
     backoffMs: Object.freeze(backoffMs),
     idempotencyTtlMs: durationVar(env, 'IDEMPOTENCY_TTL', DAY_MS, DAY_MS),
+    idempotencyLeaseMs: durationVar(env, 'IDEMPOTENCY_LEASE', 10_000, 100),
     logLevel,
     metricsPort:
       metricsPortRaw === undefined || metricsPortRaw === ''
@@ -178,6 +199,7 @@ export function loadConfig(env: Env = process.env, opts: LoadConfigOptions = {})
     authDisabled: env.AUTH_DISABLED === 'true',
     devMode,
     dataDir: env.DATA_DIR || '.data',
+    crash: parseCrash(env),
   };
   if ((config.natsAuth.user === undefined) !== (config.natsAuth.password === undefined)) {
     throw new StartupError('NATS_USER and NATS_PASSWORD must be set together');

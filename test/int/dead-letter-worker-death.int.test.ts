@@ -42,6 +42,9 @@ describe('worker death during the last attempt', () => {
     expect((await call(ctx.stack.gatewayUrl, 'GET', `/orders/${orderId}`)).body.status).toBe(
       'PROCESSING',
     );
+    // The surviving fleet: another worker. The server raises MAX_DELIVERIES when it would
+    // redeliver, which needs a waiting pull (checked on 2.12.15), and never gives it the order.
+    await ctx.stack.add('worker');
 
     const order = await waitForStatus(ctx.stack.gatewayUrl, orderId, 'FAILED_PERMANENT');
     expect(order.history.at(-2).status).toBe('PROCESSING');
@@ -60,7 +63,7 @@ describe('worker death during the last attempt', () => {
       stub.ledger.get(orderId)?.charges === 1 ? true : undefined,
     );
     stub.setFaults({ latencyMs: 0 });
-    await ctx.stack.add('worker');
+    expect(stub.ledger.get(orderId)?.calls).toBe(5);
     const redriven = await call(ctx.stack.gatewayUrl, 'POST', `/admin/dlq/${orderId}/redrive`, {
       headers: { authorization: `Bearer ${ADMIN_KEY}` },
     });

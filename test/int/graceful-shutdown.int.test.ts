@@ -39,6 +39,15 @@ describe('graceful shutdown', () => {
     // One delivery per created event: no redelivery was caused by the stop.
     expect(info.delivered.consumer_seq).toBe(200);
     expect(info.num_redelivered).toBe(0);
+    // The relays saw every revision of the orders bucket exactly once.
+    const relayInfo = await waitFor('relay caught up', async () => {
+      const r = await jsm.consumers.info(ORDERS_KV_STREAM, OUTBOX_RELAY_CONSUMER);
+      return r.num_pending === 0 && r.num_ack_pending === 0 ? r : undefined;
+    });
+    const kvLastSeq = (await jsm.streams.info(ORDERS_KV_STREAM)).state.last_seq;
+    expect(relayInfo.num_redelivered).toBe(0);
+    expect(relayInfo.delivered.stream_seq).toBe(kvLastSeq);
+    expect(relayInfo.delivered.consumer_seq).toBe(relayInfo.delivered.stream_seq);
     for (const id of ids)
       expect(ctx.stack.stub.ledger.get(id)).toMatchObject({ charges: 1, calls: 1 });
   });

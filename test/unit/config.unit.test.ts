@@ -56,6 +56,23 @@ describe('loadConfig', () => {
     // Keys are secrets: the message never echoes them.
     expect(fails({ API_KEYS: 'short:acme' })).toMatch(/^invalid API_KEYS="<redacted>"/);
     expect(fails({ NATS_USER: 'u' })).toBe('NATS_USER and NATS_PASSWORD must be set together');
+    expect(fails({ IDEMPOTENCY_LEASE: '10ms' })).toMatch(/^invalid IDEMPOTENCY_LEASE="10ms"/);
+    expect(fails({ CRASH_POINT: 'worker.somewhere' })).toMatch(
+      /^invalid CRASH_POINT="worker.somewhere": expected worker.after-processing\|/,
+    );
+    expect(fails({ CRASH_POINT: 'relay.after-publish', CRASH_SIGNAL: 'SIGHUP' })).toMatch(
+      /^invalid CRASH_SIGNAL="SIGHUP"/,
+    );
+  });
+
+  it('reads crash points (fault tests) only when asked', () => {
+    expect(loadConfig({}).crash).toBeUndefined();
+    expect(loadConfig({}).idempotencyLeaseMs).toBe(10_000);
+    expect(loadConfig({ CRASH_POINT: 'worker.after-payment', CRASH_AFTER: '7' }).crash).toEqual({
+      point: 'worker.after-payment',
+      after: 7,
+      signal: 'SIGKILL',
+    });
   });
 
   it('parses durations', () => {
