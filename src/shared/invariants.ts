@@ -45,6 +45,20 @@ export interface InvariantReport {
   attention: { chargedNotCompleted: string[] };
 }
 
+/** A report's violations when every promise was kept. */
+export function noViolations(): InvariantReport['violations'] {
+  return {
+    lost: [],
+    notTerminal: [],
+    chargedMoreThanOnce: [],
+    completedWithoutCharge: [],
+    completedAndDeadLettered: [],
+    failedWithoutDeadLetter: [],
+    historyBackwards: [],
+    pendingOutbox: [],
+  };
+}
+
 export async function readOrderHistories(
   js: JetStreamClient,
 ): Promise<Map<string, OrderRevision[]>> {
@@ -107,16 +121,7 @@ export async function checkInvariants(opts: {
   const deadLettered = await deadLetteredOrders(opts.js);
   const report: InvariantReport = {
     orders: histories.size,
-    violations: {
-      lost: [],
-      notTerminal: [],
-      chargedMoreThanOnce: [],
-      completedWithoutCharge: [],
-      completedAndDeadLettered: [],
-      failedWithoutDeadLetter: [],
-      historyBackwards: [],
-      pendingOutbox: [],
-    },
+    violations: noViolations(),
     attention: { chargedNotCompleted: [] },
   };
   const v = report.violations;
