@@ -1,0 +1,48 @@
+/**
+ * Issue 4, case 3: a relay process SIGKILLed between publishing an order's outbox events and
+ * clearing them, restarted each time, next to a relay that does not crash. The events are
+ * published again (after the relay consumer's ack wait) and the broker keeps one copy of each
+ * (Nats-Msg-Id); no order is left with a pending outbox.
+ */
+import { jetstreamManager } from '@nats-io/jetstream';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ORDERS_STREAM, eventSubject } from '../../src/shared/index.js';
+import { killAllCli } from '../fixtures/cli-process.js';
+import { CRASH_TEST_SETTINGS, processEnv, submitPaced } from '../fixtures/crash-run.js';
+import { startCrashingComponent } from '../fixtures/crashing-component.js';
+import { expectInvariantsHold } from '../fixtures/invariants.js';
+import { useStack } from '../fixtures/stack.js';
+
+const ctx = useStack({ stack: { env: { ...CRASH_TEST_SETTINGS }, faults: { latencyMs: 5 } } });
+afterAll(killAllCli);
+
+describe('a relay killed after publishing, before clearing the outbox', () => {
+  it('publishes each event of 100 orders once and leaves no outbox pending', async () => {
+    const crashing = await startCrashingComponent('relay', processEnv(ctx.nats, ctx.stack), {
+      point: 'relay.after-publish',
+      crashAfter: [10, 25, 15],
+    });
+    const ids = await submitPaced({
+      gatewayUrls: () => [ctx.stack.gatewayUrl],
+      prefix: 'relay-crash',
+      count: 100,
+    });
+    // The dead relay's deliveries come back after the relay consumer's ack wait (10 s).
+    const { report, settledMs } = await expectInvariantsHold(ctx.nc, ctx.stack.stub, ids);
+    await crashing.stop();
+    expect(crashing.crashes()).toBeGreaterThanOrEqual(2);
+    expect(report.attention.chargedNotCompleted).toEqual([]);
+
+    // Exactly one created and one completed event per order in ORDERS.
+    const jsm = await jetstreamManager(ctx.nc);
+    const info = await jsm.streams.info(ORDERS_STREAM, { subjects_filter: 'orders.events.>' });
+    const counts = info.state.subjects ?? {};
+    for (const id of ids) {
+      expect(counts[eventSubject('created', id)], id).toBe(1);
+      expect(counts[eventSubject('completed', id)], id).toBe(1);
+    }
+    process.stdout.write(
+      `relay.after-publish: ${crashing.crashes()} crashes; all settled ${settledMs} ms after the last submit\n`,
+    );
+  });
+});
