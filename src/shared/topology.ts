@@ -134,7 +134,9 @@ function consumerConfigs(
         filter_subject: `$KV.${ORDERS_BUCKET}.>`,
         ack_policy: AckPolicy.Explicit,
         deliver_policy: DeliverPolicy.All,
-        ack_wait: nanos(10_000),
+        // How long a dead relay's writes wait before another relay publishes them. A handler
+        // is one publish and one CAS; a slower one only publishes twice (deduplicated).
+        ack_wait: nanos(5_000),
         max_deliver: -1,
         max_ack_pending: 10_000,
       },

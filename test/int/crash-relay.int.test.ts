@@ -20,14 +20,14 @@ describe('a relay killed after publishing, before clearing the outbox', () => {
   it('publishes each event of 100 orders once and leaves no outbox pending', async () => {
     const crashing = await startCrashingComponent('relay', processEnv(ctx.nats, ctx.stack), {
       point: 'relay.after-publish',
-      crashAfter: [10, 25, 15],
+      crashAfter: [5, 12, 8],
     });
     const ids = await submitPaced({
       gatewayUrls: () => [ctx.stack.gatewayUrl],
       prefix: 'relay-crash',
       count: 100,
     });
-    // The dead relay's deliveries come back after the relay consumer's ack wait (10 s).
+    // The dead relay's deliveries come back after the relay consumer's ack wait (5 s).
     const { report, settledMs } = await expectInvariantsHold(ctx.nc, ctx.stack.stub, ids);
     await crashing.stop();
     expect(crashing.crashes()).toBeGreaterThanOrEqual(2);
