@@ -22,7 +22,7 @@ describe('a relay killed after publishing, before clearing the outbox', () => {
       point: 'relay.after-publish',
       crashAfter: [5, 12, 8],
     });
-    const ids = await submitPaced({
+    const { ids } = await submitPaced({
       gatewayUrls: () => [ctx.stack.gatewayUrl],
       prefix: 'relay-crash',
       count: 100,

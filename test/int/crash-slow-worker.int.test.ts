@@ -26,7 +26,7 @@ describe.each(['worker.after-processing', 'worker.after-payment'] as const)(
         CRASH_AFTER: '5',
       });
       await slow.waitForOutput(/worker consuming/);
-      const ids = await submitPaced({
+      const { ids } = await submitPaced({
         gatewayUrls: () => [ctx.stack.gatewayUrl],
         prefix: `slow-${point}`,
         count: 100,

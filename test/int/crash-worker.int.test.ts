@@ -23,7 +23,7 @@ describe.each([
       point,
       crashAfter: [3, 6, 4],
     });
-    const ids = await submitPaced({
+    const { ids } = await submitPaced({
       gatewayUrls: () => [ctx.stack.gatewayUrl],
       prefix: point,
       count: 100,
