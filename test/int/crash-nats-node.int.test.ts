@@ -4,13 +4,11 @@
  * Components reconnect, writes and publishes are retried with the same ids, and clients retry
  * with the same key: no accepted order is lost and none is duplicated.
  */
-import { jetstreamManager } from '@nats-io/jetstream';
 import { describe, expect, it } from 'vitest';
 import { ORDERS_KV_STREAM, ORDERS_STREAM } from '../../src/shared/index.js';
-import { CRASH_TEST_SETTINGS, submitPaced } from '../fixtures/crash-run.js';
+import { CRASH_TEST_SETTINGS, killLeaderOf, submitPaced } from '../fixtures/crash-run.js';
 import { expectInvariantsHold } from '../fixtures/invariants.js';
 import { useStack } from '../fixtures/stack.js';
-import { waitFor } from '../fixtures/wait.js';
 
 const ctx = useStack({
   size: 3,
@@ -23,25 +21,6 @@ const ctx = useStack({
   },
 });
 
-/** Kills the node leading `stream`, waits, starts it again; returns what it killed. */
-async function killLeaderOf(stream: string, downMs: number): Promise<string> {
-  const jsm = await jetstreamManager(ctx.nc);
-  // Right after a restart the cluster may still be electing: ask until a leader answers.
-  const leader = await waitFor(`a leader for ${stream}`, async () => {
-    const name = (await jsm.streams.info(stream)).cluster?.leader;
-    return ctx.nats.servers.find((s) => s.node.name === name);
-  });
-  await leader.kill();
-  try {
-    await new Promise((r) => setTimeout(r, downMs));
-  } finally {
-    // Always back, whatever happens meanwhile: the stack's teardown needs its cluster.
-    await leader.start();
-    await leader.waitHealthy();
-  }
-  return leader.node.name;
-}
-
 describe('a NATS node killed in a 3-node cluster', () => {
   it('loses and duplicates none of 100 orders when stream leaders die', async () => {
     const submitting = submitPaced({
@@ -52,8 +31,8 @@ describe('a NATS node killed in a 3-node cluster', () => {
       everyMs: 400,
     });
     await new Promise((r) => setTimeout(r, 300));
-    const killed = [await killLeaderOf(ORDERS_STREAM, 1_500)];
-    killed.push(await killLeaderOf(ORDERS_KV_STREAM, 1_500));
+    const killed = [await killLeaderOf(ctx.nats, ctx.nc, ORDERS_STREAM, 1_500)];
+    killed.push(await killLeaderOf(ctx.nats, ctx.nc, ORDERS_KV_STREAM, 1_500));
     const { ids } = await submitting;
 
     expect(new Set(ids).size).toBe(100);
