@@ -11,7 +11,15 @@ import { runDev } from './dev.js';
 import { registerDlqCommands } from './dlq-cli.js';
 import { createPaymentsStub } from './payments-stub/index.js';
 import { onShutdown, runCommand } from './run.js';
-import { connectNats, createRootLogger, loadConfig } from './shared/index.js';
+import {
+  StartupError,
+  checkInvariants,
+  connectNats,
+  createRootLogger,
+  loadConfig,
+  violationCount,
+} from './shared/index.js';
+import { jetstream } from '@nats-io/jetstream';
 
 const program = new Command('nats-orders')
   .description('Exactly-once order intake and payment processing on NATS JetStream')
@@ -196,6 +204,36 @@ clientOptions(program.command('cancel'))
           headers: authHeader(opts),
         }),
       );
+    }),
+  );
+
+program
+  .command('check')
+  .description(
+    'audit the stored orders, ORDERS_DLQ and the payment ledger against the invariants; exit 1 on a violation',
+  )
+  .option(
+    '--ledger-url <url>',
+    "the payment service's ledger (default: the stub's, PAYMENT_URL/_stub/ledger)",
+  )
+  .action((opts: { ledgerUrl?: string }) =>
+    runCommand(async () => {
+      const config = loadConfig(process.env);
+      const ledgerUrl =
+        opts.ledgerUrl ?? (config.paymentUrl ? `${config.paymentUrl}/_stub/ledger` : undefined);
+      if (!ledgerUrl) throw new StartupError('give --ledger-url or set PAYMENT_URL');
+      const res = await fetch(ledgerUrl);
+      if (!res.ok) throw new StartupError(`ledger ${ledgerUrl} answered ${res.status}`);
+      const ledger = (await res.json()) as { keys: Record<string, { charges: number }> };
+      const charges = new Map(Object.entries(ledger.keys).map(([k, e]) => [k, e.charges]));
+      const nc = await connectNats(config, 'nats-orders-check', createRootLogger('warn'));
+      try {
+        const report = await checkInvariants({ js: jetstream(nc), charges });
+        process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+        if (violationCount(report) > 0) process.exitCode = 1;
+      } finally {
+        await nc.drain();
+      }
     }),
   );
 

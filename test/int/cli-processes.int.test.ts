@@ -68,6 +68,15 @@ describe('each component as its own process', () => {
     ).json()) as { charges: number };
     expect(ledger.charges).toBe(1);
 
+    // The invariant audit from the terminal, against the stub's ledger.
+    const audit = await waitFor('a clean audit', async () => {
+      const res = await runCli(['check'], env);
+      return res.code === 0 ? res : undefined;
+    });
+    const report = JSON.parse(audit.output.slice(audit.output.indexOf('{')));
+    expect(report.orders).toBe(1);
+    expect(Object.values(report.violations).flat()).toEqual([]);
+
     const missing = await runCli(['get', 'does-not-exist', '--url', url]);
     expect(missing.code).toBe(1);
     expect(missing.output).toMatch(/^404\n/m);

@@ -38,7 +38,7 @@ describe('fault campaign', () => {
       startKillableComponent('relay', env),
       startKillableComponent('gateway', { ...env, HTTP_PORT: String(gatewayPort) }),
     ]);
-    const components: KillableComponent[] = [worker1!, worker2!, relay1!, relay2!, gateway!];
+    const components: KillableComponent[] = [worker1, worker2, relay1, relay2, gateway];
     try {
       const submitting = submitPaced({
         gatewayUrls: () => [`http://127.0.0.1:${gatewayPort}`, ctx.stack.gatewayUrl],
@@ -51,9 +51,9 @@ describe('fault campaign', () => {
       const victims: Array<[string, () => Promise<unknown>]> = [];
       for (let round = 0; round < ROUNDS; round++) {
         victims.push(
-          ['worker', () => (round % 2 ? worker2! : worker1!).killAndRestart()],
-          ['relay', () => (round % 2 ? relay2! : relay1!).killAndRestart()],
-          ['gateway', () => gateway!.killAndRestart()],
+          ['worker', () => (round % 2 ? worker2 : worker1).killAndRestart()],
+          ['relay', () => (round % 2 ? relay2 : relay1).killAndRestart()],
+          ['gateway', () => gateway.killAndRestart()],
           [
             'nats node',
             () =>
@@ -78,7 +78,7 @@ describe('fault campaign', () => {
       expect(report.orders).toBe(ORDERS);
       expect(report.attention.chargedNotCompleted).toEqual([]);
       // The same worker, relay and gateway died at least twice each, and so did NATS nodes.
-      for (const c of [worker1!, relay1!, gateway!]) expect(c.kills()).toBeGreaterThanOrEqual(2);
+      for (const c of [worker1, relay1, gateway]) expect(c.kills()).toBeGreaterThanOrEqual(2);
       expect(log.filter((l) => l.startsWith('nats node')).length).toBeGreaterThanOrEqual(2);
       process.stdout.write(
         `campaign: ${ORDERS} orders; kills (down+restart time): ${log.join(', ')}; ` +
