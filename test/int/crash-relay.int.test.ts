@@ -20,12 +20,14 @@ describe('a relay killed after publishing, before clearing the outbox', () => {
   it('publishes each event of 100 orders once and leaves no outbox pending', async () => {
     const crashing = await startCrashingComponent('relay', processEnv(ctx.nats, ctx.stack), {
       point: 'relay.after-publish',
-      crashAfter: [5, 12, 8],
+      crashAfter: [4, 9, 6],
     });
     const { ids } = await submitPaced({
       gatewayUrls: () => [ctx.stack.gatewayUrl],
       prefix: 'relay-crash',
       count: 100,
+      // Over ~7 s: long enough for several lives of the crashing process (~2 s to start).
+      everyMs: 700,
     });
     // The dead relay's deliveries come back after the relay consumer's ack wait (5 s).
     const { report, settledMs } = await expectInvariantsHold(ctx.nc, ctx.stack.stub, ids);
