@@ -110,7 +110,8 @@ describe('cancel', () => {
     await waitForStatus(ctx.stack.gatewayUrl, processing, 'PROCESSING');
     await refused(processing, 'PROCESSING');
     await waitForStatus(ctx.stack.gatewayUrl, processing, 'COMPLETED');
-    expect(stub.ledger.get(processing)).toMatchObject({ charges: 1 });
+    // A 2.5 s call with BACKOFF 300ms: working() kept the message, no second worker called.
+    expect(stub.ledger.get(processing)).toMatchObject({ charges: 1, calls: 1 });
 
     // FAILED_TRANSIENT: the service asked to come back in 3 s.
     stub.setFaults({ ...DEFAULT_FAULTS, failFirst: 1, failStatus: 503, retryAfterSec: 3 });
