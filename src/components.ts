@@ -14,14 +14,24 @@ import {
 } from './relay/index.js';
 import {
   StartupError,
+  ORDERS_KV_STREAM,
+  ORDERS_STREAM,
+  OUTBOX_RELAY_CONSUMER,
+  WORKER_CONSUMER,
   connectNats,
   createCrashPoint,
+  createMetrics,
+  monitorConnection,
+  probeConsumerBacklog,
+  probeOutbox,
+  startMetricsServer,
   generationOf,
   openOrdersBucket,
   provision,
   topologySettings,
   type Config,
   type Logger,
+  type Metrics,
   type NatsConnection,
   type ProvisionReport,
 } from './shared/index.js';
@@ -33,6 +43,8 @@ export interface RunningComponent {
   name: ComponentName;
   /** The HTTP base URL, for the gateway. */
   url?: string;
+  /** Where a worker or relay serves /metrics, when METRICS_PORT is set. */
+  metricsUrl?: string;
   /** Messages handled since start, for the worker and the relay. */
   handled?: () => number;
   stop(): Promise<void>;
@@ -70,14 +82,18 @@ async function startOn(
   nc: NatsConnection,
   config: Config,
   log: Logger,
+  metrics: Metrics,
 ): Promise<RunningComponent> {
   const js = jetstream(nc);
+  const jsm = await jetstreamManager(nc);
+  const connection = monitorConnection(nc, log.child({ component: name }));
+  if (name !== 'gateway') metrics.probeConnection(name, () => connection.connected());
   // Fault tests only: with no CRASH_POINT configured, every point is a no-op.
   const crashPoint = createCrashPoint(config.crash);
   switch (name) {
     case 'gateway': {
       const deadLetters = await openDeadLetterDesk(nc, log);
-      const gateway = await createGateway({ nc, config, log, deadLetters, crashPoint });
+      const gateway = await createGateway({ nc, config, log, deadLetters, crashPoint, metrics });
       const url = await gateway.start();
       return { name, url, stop: () => gateway.stop() };
     }
@@ -90,12 +106,14 @@ async function startOn(
       });
       const worker = createWorker({
         js,
-        store: createActorStore({ kv: await openOrdersBucket(js) }),
+        store: createActorStore({ kv: await openOrdersBucket(js), metrics }),
         payments,
         log,
         config,
         crashPoint,
+        metrics,
       });
+      probeConsumerBacklog(metrics, jsm, ORDERS_STREAM, WORKER_CONSUMER);
       await worker.start();
       return {
         name,
@@ -109,13 +127,14 @@ async function startOn(
     case 'relay': {
       // A relay process also runs the dead-letter router: both are "move what is stored on".
       const ordersKv = await openOrdersBucket(js);
-      const store = createActorStore({ kv: ordersKv });
+      const store = createActorStore({ kv: ordersKv, metrics });
       const relay = createOutboxRelay({ js, ordersKv, log, crashPoint });
       const router = createDeadLetterRouter({
         js,
-        jsm: await jetstreamManager(nc),
+        jsm,
         log,
         crashPoint,
+        metrics,
         deadLetterOrder: async (orderId, error, generation) => {
           const result = await store.update(orderId, (record) =>
             generationOf(record) === generation
@@ -125,6 +144,8 @@ async function startOn(
           return result.kind === 'missing' ? undefined : result.order.record;
         },
       });
+      probeOutbox(metrics, jsm);
+      probeConsumerBacklog(metrics, jsm, ORDERS_KV_STREAM, OUTBOX_RELAY_CONSUMER);
       await relay.start();
       await router.start();
       return {
@@ -142,17 +163,37 @@ async function startOn(
 /** Connects, provisions (idempotent) when asked, and starts one component. */
 export async function startComponent(
   name: ComponentName,
-  opts: { config: Config; log: Logger; provision?: boolean },
+  opts: {
+    config: Config;
+    log: Logger;
+    provision?: boolean;
+    /** The process's metrics; components of one process share them (as in `dev`). */
+    metrics?: Metrics;
+  },
 ): Promise<RunningComponent> {
+  const { config } = opts;
   const log = opts.log.child({ component: name });
-  const nc = await connectNats(opts.config, `nats-orders-${name}`, log);
+  const metrics = opts.metrics ?? createMetrics();
+  const nc = await connectNats(config, `nats-orders-${name}`, log);
   try {
-    if (opts.provision !== false) await provisionTopology(nc, opts.config);
-    const component = await startOn(name, nc, opts.config, opts.log);
+    if (opts.provision !== false) await provisionTopology(nc, config);
+    const component = await startOn(name, nc, config, opts.log, metrics);
+    // A worker or relay offers /metrics on METRICS_PORT; the gateway on its HTTP port.
+    const metricsServer =
+      name !== 'gateway' && config.metricsPort !== undefined
+        ? await startMetricsServer({
+            metrics,
+            host: config.httpHost,
+            port: config.metricsPort,
+            log,
+          })
+        : undefined;
     return {
       ...component,
+      ...(metricsServer ? { metricsUrl: metricsServer.url } : {}),
       async stop() {
         await component.stop();
+        await metricsServer?.close();
         await nc.drain();
       },
     };

@@ -15,6 +15,7 @@ import {
   NatsServerProcess,
   StartupError,
   connectNats,
+  createMetrics,
   createRootLogger,
   findNatsServerBinary,
   freePort,
@@ -94,6 +95,8 @@ export async function runDev(env: Env): Promise<void> {
   );
 
   const components: RunningComponent[] = [];
+  // One process, one registry: the gateway's /metrics shows every component's metrics.
+  const metrics = createMetrics();
   const stopAll = async () => {
     // Gateway first (no new orders), then worker (in-flight payments), relay last (it publishes
     // the events those produced), then the stub and the server.
@@ -109,7 +112,7 @@ export async function runDev(env: Env): Promise<void> {
     await nc.drain();
     log.info(report, 'provisioned');
     for (const name of ['relay', 'worker', 'gateway'] as const) {
-      components.push(await startComponent(name, { config, log, provision: false }));
+      components.push(await startComponent(name, { config, log, provision: false, metrics }));
     }
   } catch (err) {
     await stopAll(); // never leave the embedded server running behind a failed start

@@ -8,11 +8,13 @@ import { initialTransition, transition } from 'xstate';
 import type { KV } from '@nats-io/kv';
 import {
   AppError,
+  TERMINAL_STATUSES,
   decodeOrderRecord,
   encodeOrderRecord,
   eventSubject,
   isKvConflict,
   pauseAfterConflict,
+  type Metrics,
   type OrderEventType,
   type OrderRecord,
   type OutboxEvent,
@@ -38,6 +40,7 @@ function emittedEvents(snapshot: OrderSnapshot, actions: readonly EmittedAction[
         id: `${context.orderId}:${context.history.length}:${index}:${type}`,
         subject: eventSubject(type, context.orderId),
         type,
+        ...(context.traceparent ? { traceparent: context.traceparent } : {}),
         data: {
           orderId: context.orderId,
           tenant: context.tenant,
@@ -89,7 +92,19 @@ export type UpdateResult =
 
 export type ActorStore = ReturnType<typeof createActorStore>;
 
-export function createActorStore({ kv }: { kv: KV }) {
+/** Counts a persisted state change, and the order's whole duration when it ends. */
+function observeTransition(metrics: Metrics | undefined, from: string, next: OrderRecord): void {
+  if (!metrics || from === next.status) return;
+  metrics.orderTransitions.inc({ from, to: next.status });
+  if (TERMINAL_STATUSES.has(next.status)) {
+    const seconds =
+      (Date.parse(next.context.updatedAt) - Date.parse(next.context.createdAt)) / 1000;
+    if (Number.isFinite(seconds) && seconds >= 0)
+      metrics.orderDuration.observe({ status: next.status }, seconds);
+  }
+}
+
+export function createActorStore({ kv, metrics }: { kv: KV; metrics?: Metrics }) {
   async function load(orderId: string): Promise<StoredOrder | undefined> {
     const entry = await kv.get(orderId);
     if (!entry || entry.operation !== 'PUT') return undefined;
@@ -108,6 +123,7 @@ export function createActorStore({ kv }: { kv: KV }) {
     const record = initialRecord(input);
     try {
       const revision = await kv.create(input.orderId, encodeOrderRecord(record));
+      observeTransition(metrics, 'NEW', record);
       return { order: { record, revision }, created: true };
     } catch (err) {
       if (!isKvConflict(err)) throw err;
@@ -142,6 +158,7 @@ export function createActorStore({ kv }: { kv: KV }) {
       if (!event || !next) return { kind: 'unchanged', order };
       try {
         const revision = await kv.update(orderId, encodeOrderRecord(next), order.revision);
+        observeTransition(metrics, order.record.status, next);
         return { kind: 'applied', order: { record: next, revision }, event };
       } catch (err) {
         if (!isKvConflict(err)) throw err;

@@ -10,7 +10,7 @@ import type { OrderContext, OrderError, OrderEventType, OrderStatus } from '../s
 export type OrderInput = Pick<
   OrderContext,
   'orderId' | 'tenant' | 'customerId' | 'currency' | 'items' | 'amount' | 'correlationId'
-> & { at: string };
+> & { at: string; traceparent?: string };
 
 export type OrderEvent =
   | { type: 'PAYMENT_STARTED'; at: string }
@@ -59,6 +59,7 @@ export const orderMachine = setup({
     attempts: 0,
     generation: 0,
     correlationId: input.correlationId,
+    ...(input.traceparent ? { traceparent: input.traceparent } : {}),
     createdAt: input.at,
     updatedAt: input.at,
     history: [{ status: 'CREATED', at: input.at }],

@@ -5,7 +5,13 @@
  * Never a bare nak(): it redelivers at once and burns the delivery budget in milliseconds.
  */
 import type { JsMsg } from '@nats-io/jetstream';
-import { RetryableError, TerminalError, errorMessage, type Logger } from '../shared/index.js';
+import {
+  RetryableError,
+  TerminalError,
+  errorMessage,
+  type Logger,
+  type Metrics,
+} from '../shared/index.js';
 
 export type Disposition =
   | { kind: 'ack' }
@@ -58,7 +64,15 @@ export function dispositionFor(
   return { kind: 'nak', delayMs, nakMs: nakDelayFor(delayMs, attempt, backoffMs), code };
 }
 
-export function settle(msg: JsMsg, disposition: Disposition, log: Logger, err?: unknown): void {
+export function settle(
+  msg: JsMsg,
+  disposition: Disposition,
+  log: Logger,
+  err?: unknown,
+  metrics?: Metrics,
+): void {
+  metrics?.workerMessages.inc({ outcome: disposition.kind });
+  if (disposition.kind === 'nak') metrics?.retriesScheduled.inc({ code: disposition.code });
   switch (disposition.kind) {
     case 'ack':
       msg.ack();

@@ -12,11 +12,13 @@ import {
   errorMessage,
   isOrderId,
   noCrashPoints,
+  traceIdOf,
   WORKER_CONSUMER,
   startConsumeLoop,
   type Config,
   type ConsumeLoop,
   type CrashPoint,
+  type Metrics,
   type Logger,
   type OrderRecord,
 } from '../shared/index.js';
@@ -32,6 +34,7 @@ export interface WorkerDeps {
   log: Logger;
   config: Pick<Config, 'workerConcurrency' | 'backoffMs'>;
   crashPoint?: CrashPoint;
+  metrics?: Metrics;
 }
 
 const CREATED_PREFIX = 'orders.events.created.';
@@ -82,6 +85,7 @@ export function createWorker(deps: WorkerDeps) {
     }
     crashPoint('worker.after-processing');
     let paymentId: string;
+    const endPaymentTimer = deps.metrics?.paymentDuration.startTimer();
     try {
       ({ paymentId } = await payments.charge({
         orderId,
@@ -89,7 +93,9 @@ export function createWorker(deps: WorkerDeps) {
         currency: record.context.currency,
         correlationId: record.context.correlationId,
       }));
+      endPaymentTimer?.({ outcome: 'charged' });
     } catch (err) {
+      endPaymentTimer?.({ outcome: err instanceof TerminalError ? 'permanent' : 'transient' });
       const error = {
         code: err instanceof AppError ? err.code : 'INTERNAL',
         message: errorMessage(err),
@@ -122,15 +128,22 @@ export function createWorker(deps: WorkerDeps) {
   async function handle(msg: JsMsg): Promise<void> {
     const orderId = orderIdFromSubject(msg.subject);
     const attempt = msg.info.deliveryCount;
-    const msgLog = log.child({ orderId, seq: msg.seq, attempt });
+    // The correlation id and trace travel on the event's headers (set by the relay).
+    const msgLog = log.child({
+      orderId,
+      seq: msg.seq,
+      attempt,
+      correlationId: msg.headers?.get('Correlation-Id') || undefined,
+      traceId: traceIdOf(msg.headers?.get('traceparent') || undefined),
+    });
     const heartbeat = setInterval(() => msg.working(), workingEveryMs);
     try {
       if (!orderId)
         throw new TerminalError('EVENT_MALFORMED', `unexpected event subject ${msg.subject}`);
       await processOrder(orderId, msgLog);
-      settle(msg, { kind: 'ack' }, msgLog);
+      settle(msg, { kind: 'ack' }, msgLog, undefined, deps.metrics);
     } catch (err) {
-      settle(msg, dispositionFor(err, attempt, config.backoffMs), msgLog, err);
+      settle(msg, dispositionFor(err, attempt, config.backoffMs), msgLog, err, deps.metrics);
     } finally {
       clearInterval(heartbeat);
     }

@@ -11,7 +11,7 @@ import Fastify, {
 } from 'fastify';
 import { nuid } from '@nats-io/transport-node';
 import type { DeadLetterDesk } from '../relay/index.js';
-import type { Logger } from '../shared/index.js';
+import type { Logger, Metrics } from '../shared/index.js';
 import { adminRoutes } from './admin.routes.js';
 import type { Authenticate } from './auth.js';
 import type { OrderService } from './order-service.js';
@@ -25,6 +25,8 @@ export interface AppDeps {
   /** The dead-letter queue for the admin routes, and the key that guards them. */
   deadLetters?: DeadLetterDesk;
   adminApiKey?: string | undefined;
+  /** Serves GET /metrics and times every request when given. */
+  metrics?: Metrics;
   /** Whether the gateway can serve requests now (NATS connected). */
   ready: () => boolean;
   log: Logger;
@@ -86,6 +88,23 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     reply.header('x-correlation-id', req.id);
   });
 
+  const { metrics } = deps;
+  if (metrics) {
+    app.addHook('onResponse', async (req, reply) => {
+      metrics.httpRequestDuration.observe(
+        {
+          method: req.method,
+          // The route template (/orders/:orderId), never the raw URL: a bounded label set.
+          route: req.routeOptions.url ?? 'unmatched',
+          status_code: String(reply.statusCode),
+        },
+        reply.elapsedTime / 1000,
+      );
+    });
+    app.get('/metrics', async (_req, reply) =>
+      reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
+    );
+  }
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) =>
     deps.ready()

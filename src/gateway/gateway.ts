@@ -15,6 +15,7 @@ import {
   openOrdersBucket,
   type Config,
   type CrashPoint,
+  type Metrics,
   type Logger,
   type NatsConnection,
 } from '../shared/index.js';
@@ -47,6 +48,7 @@ export async function createGateway(deps: {
   crashPoint?: CrashPoint;
   /** Serves the admin API over the dead-letter queue when given. */
   deadLetters?: DeadLetterDesk;
+  metrics?: Metrics;
 }): Promise<Gateway> {
   const { nc, config, log } = deps;
   if (config.apiKeys.size === 0 && !config.devMode && !config.authDisabled) {
@@ -62,20 +64,23 @@ export async function createGateway(deps: {
     openIdempotencyBucket(js),
   ]);
   const service = createOrderService({
-    store: createActorStore({ kv: ordersKv }),
+    store: createActorStore({ kv: ordersKv, metrics: deps.metrics }),
     idempotency: createIdempotencyStore({
       kv: idempotencyKv,
       leaseMs: config.idempotencyLeaseMs,
     }),
     log: log.child({ component: 'gateway' }),
     crashPoint: deps.crashPoint ?? noCrashPoints,
+    metrics: deps.metrics,
   });
   const authenticate = createAuthenticator(config.apiKeys);
   const connection = monitorConnection(nc, log);
+  deps.metrics?.probeConnection('gateway', () => connection.connected());
   const app = buildApp({
     service,
     authenticate,
     deadLetters: deps.deadLetters,
+    metrics: deps.metrics,
     adminApiKey: config.adminApiKey,
     ready: () => connection.connected(),
     log,

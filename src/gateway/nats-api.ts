@@ -18,7 +18,6 @@ import {
   type Logger,
 } from '../shared/index.js';
 import type { Authenticate } from './auth.js';
-import { parseIdempotencyKey } from './idempotency.js';
 import type { OrderService } from './order-service.js';
 import { ProblemError, asProblem } from './problem.js';
 import { MAX_BODY_BYTES, parseCreateOrder } from './schemas.js';
@@ -70,7 +69,7 @@ export function startNatsApi(deps: {
 
   async function handleCreate(msg: Msg): Promise<void> {
     const tenant = authenticate(header(msg, 'Authorization'));
-    const idempotencyKey = parseIdempotencyKey(header(msg, 'Idempotency-Key'));
+    const idempotencyKey = service.idempotencyKey(header(msg, 'Idempotency-Key'));
     const body = parseCreateOrder(parseJson(msg));
     const correlation = header(msg, 'X-Correlation-Id');
     const result = await service.create({
@@ -78,6 +77,7 @@ export function startNatsApi(deps: {
       idempotencyKey,
       body,
       correlationId: correlation && CORRELATION_ID.test(correlation) ? correlation : nuid.next(),
+      traceparent: header(msg, 'traceparent'),
     });
     reply(msg, result.body, result.replayed ? { 'Idempotent-Replayed': 'true' } : {});
   }

@@ -4,9 +4,18 @@
  */
 import { nuid } from '@nats-io/transport-node';
 import type { ActorStore } from '../actors/index.js';
-import { isOrderId, type CrashPoint, type Logger, type OrderRecord } from '../shared/index.js';
+import {
+  isOrderId,
+  newTraceparent,
+  parseTraceparent,
+  traceIdOf,
+  type CrashPoint,
+  type Logger,
+  type Metrics,
+  type OrderRecord,
+} from '../shared/index.js';
 import type { IdempotencyStore } from './idempotency.js';
-import { requestFingerprint } from './idempotency.js';
+import { parseIdempotencyKey, requestFingerprint } from './idempotency.js';
 import { ProblemError } from './problem.js';
 import {
   orderAmount,
@@ -20,6 +29,8 @@ export interface CreateOrderCommand {
   idempotencyKey: string;
   body: CreateOrderBody;
   correlationId: string;
+  /** The request's W3C traceparent header, if any: a new trace starts otherwise. */
+  traceparent?: string | undefined;
 }
 
 export interface CreateOrderResult {
@@ -50,13 +61,30 @@ export function createOrderService(deps: {
   idempotency: IdempotencyStore;
   log: Logger;
   crashPoint: CrashPoint;
+  metrics?: Metrics;
 }) {
-  const { store, idempotency, log, crashPoint } = deps;
+  const { store, idempotency, log, crashPoint, metrics } = deps;
+
+  /** The request's Idempotency-Key, counting the requests refused for a missing or bad one. */
+  function idempotencyKey(header: string | string[] | undefined): string {
+    try {
+      return parseIdempotencyKey(header);
+    } catch (err) {
+      const missing = err instanceof ProblemError && err.code === 'IDEMPOTENCY_KEY_MISSING';
+      metrics?.idempotencyOutcomes.inc({ outcome: missing ? 'missing_key' : 'invalid_key' });
+      throw err;
+    }
+  }
 
   async function create(cmd: CreateOrderCommand): Promise<CreateOrderResult> {
     const amount = orderAmount(cmd.body);
     const fingerprint = requestFingerprint('POST /orders', cmd.body);
     const claim = await idempotency.claim(cmd.tenant, cmd.idempotencyKey, fingerprint, nuid.next());
+    metrics?.idempotencyOutcomes.inc({
+      outcome: { replay: 'replayed', in_flight: 'in_flight', mismatch: 'mismatch', claimed: 'new' }[
+        claim.kind
+      ],
+    });
     switch (claim.kind) {
       case 'replay':
         return {
@@ -81,6 +109,7 @@ export function createOrderService(deps: {
       items: cmd.body.items,
       amount,
       correlationId: cmd.correlationId,
+      traceparent: parseTraceparent(cmd.traceparent) ?? newTraceparent(),
       at: new Date().toISOString(),
     });
     crashPoint('gateway.after-create');
@@ -96,7 +125,16 @@ export function createOrderService(deps: {
         'idempotency key taken over before its response was stored',
       );
     }
-    log.info({ orderId: body.orderId, created, takeover: claim.takeover }, 'order accepted');
+    log.info(
+      {
+        orderId: body.orderId,
+        correlationId: order.record.context.correlationId,
+        traceId: traceIdOf(order.record.context.traceparent),
+        created,
+        takeover: claim.takeover,
+      },
+      'order accepted',
+    );
     return { statusCode: 202, body, replayed: false };
   }
 
@@ -135,5 +173,5 @@ export function createOrderService(deps: {
     return orderView(record);
   }
 
-  return { create, get, cancel };
+  return { idempotencyKey, create, get, cancel };
 }

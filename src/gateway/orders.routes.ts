@@ -1,7 +1,6 @@
 /** HTTP routes of the orders API (design.md section 3), over the transport-free OrderService. */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Authenticate } from './auth.js';
-import { parseIdempotencyKey } from './idempotency.js';
 import type { OrderService } from './order-service.js';
 import { CreateOrderSchema, type CreateOrderBody } from './schemas.js';
 
@@ -30,15 +29,16 @@ export async function ordersRoutes(app: FastifyInstance, opts: OrdersRoutesOptio
       schema: { body: CreateOrderSchema },
       // The key is checked before the body, so a retry with a broken key is told so first.
       preValidation: async (req) => {
-        parseIdempotencyKey(req.headers['idempotency-key']);
+        service.idempotencyKey(req.headers['idempotency-key']);
       },
     },
     async (req, reply) => {
       const result = await service.create({
         tenant: req.tenant,
-        idempotencyKey: parseIdempotencyKey(req.headers['idempotency-key']),
+        idempotencyKey: service.idempotencyKey(req.headers['idempotency-key']),
         body: req.body,
         correlationId: req.id,
+        traceparent: req.headers.traceparent as string | undefined,
       });
       reply.code(result.statusCode).header('location', `/orders/${result.body.orderId}`);
       if (result.replayed) reply.header('idempotent-replayed', 'true');

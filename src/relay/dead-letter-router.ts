@@ -21,6 +21,7 @@ import {
   startConsumeLoop,
   type ConsumeLoop,
   type CrashPoint,
+  type Metrics,
   type Logger,
   type OrderRecord,
 } from '../shared/index.js';
@@ -31,6 +32,7 @@ export interface DeadLetterRouterDeps {
   jsm: JetStreamManager;
   log: Logger;
   crashPoint?: CrashPoint;
+  metrics?: Metrics;
   /**
    * Moves the order to FAILED_PERMANENT (the actor's DEAD_LETTERED transition, by
    * compare-and-set) unless it is terminal already or has been redriven past `generation`;
@@ -134,6 +136,8 @@ export function createDeadLetterRouter(deps: DeadLetterRouterDeps) {
         kind,
         attempts: advisory.deliveries ?? null,
         lastError: record?.context.lastError ?? null,
+        correlationId: record?.context.correlationId ?? null,
+        traceparent: record?.context.traceparent ?? null,
         originalSubject: original?.subject ?? null,
         originalSeq: seq,
         originalData: original ? decoder.decode(original.data) : null,
@@ -143,6 +147,7 @@ export function createDeadLetterRouter(deps: DeadLetterRouterDeps) {
         msgID: `dlq:${seq}`,
         headers: h,
       });
+      deps.metrics?.deadLettered.inc({ kind });
       crashPoint('dead-letter.after-publish');
     }
     log.fatal(

@@ -19,6 +19,7 @@ import {
   noCrashPoints,
   pauseAfterConflict,
   startConsumeLoop,
+  traceIdOf,
   withoutOutboxEvents,
   type ConsumeLoop,
   type CrashPoint,
@@ -54,6 +55,7 @@ export function createOutboxRelay(deps: OutboxRelayDeps) {
   function publishEvent(event: OutboxEvent): Promise<unknown> {
     const h = natsHeaders();
     h.set('Correlation-Id', event.data.correlationId);
+    if (event.traceparent) h.set('traceparent', event.traceparent);
     // msgID becomes the Nats-Msg-Id header: the broker keeps one copy per event id.
     return publishWithRetry(js, event.subject, encoder.encode(JSON.stringify(event.data)), {
       msgID: event.id,
@@ -105,6 +107,15 @@ export function createOutboxRelay(deps: OutboxRelayDeps) {
     }
     try {
       await Promise.all(record.outbox.map(publishEvent));
+      log.debug(
+        {
+          orderId,
+          correlationId: record.context.correlationId,
+          traceId: traceIdOf(record.context.traceparent),
+          events: record.outbox.map((e) => e.type),
+        },
+        'outbox events published',
+      );
       crashPoint('relay.after-publish');
       // A KV revision is the stream sequence of the write.
       await clearPublished(

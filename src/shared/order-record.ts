@@ -65,6 +65,8 @@ export interface OrderContext {
   lastError?: OrderError;
   paymentId?: string;
   correlationId: string;
+  /** W3C traceparent of the request that created the order (absent in older records). */
+  traceparent?: string;
   createdAt: string;
   updatedAt: string;
   history: Array<{ status: OrderStatus; at: string }>;
@@ -77,6 +79,8 @@ export interface OutboxEvent {
   id: string;
   subject: string;
   type: OrderEventType;
+  /** Sent as the event's `traceparent` header. */
+  traceparent?: string;
   data: {
     orderId: string;
     tenant: string;
