@@ -117,6 +117,15 @@ export function createMetrics() {
     },
   };
 
+  // Known label values start at 0, so that rate() and increase() see the first event: a
+  // counter series born at 1 has no increase to show (the dead-letter alert would miss it).
+  for (const kind of ['max_deliveries', 'terminated']) metrics.deadLettered.inc({ kind }, 0);
+  for (const outcome of ['ack', 'nak', 'term']) metrics.workerMessages.inc({ outcome }, 0);
+  for (const outcome of ['new', 'replayed', 'in_flight', 'mismatch', 'missing_key', 'invalid_key'])
+    metrics.idempotencyOutcomes.inc({ outcome }, 0);
+  for (const outcome of ['charged', 'transient', 'permanent'])
+    metrics.paymentDuration.zero({ outcome });
+
   new Gauge({
     name: 'nats_orders_consumer_pending_messages',
     help: 'Messages not yet delivered by a durable consumer (num_pending)',
