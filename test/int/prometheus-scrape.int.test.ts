@@ -153,7 +153,7 @@ describe('Prometheus scraping a running system', () => {
     await waitFor(
       'the expected series in Prometheus',
       async () => {
-        for (const [promql, expected] of expectations) {
+        for (const [promql] of expectations) {
           seen[promql] = await query(prometheusUrl, promql);
         }
         return expectations.every(([promql, expected]) => seen[promql] === expected)
