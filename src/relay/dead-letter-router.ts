@@ -19,6 +19,7 @@ import {
   isOrderId,
   noCrashPoints,
   startConsumeLoop,
+  traceIdOf,
   type ConsumeLoop,
   type CrashPoint,
   type Metrics,
@@ -153,6 +154,8 @@ export function createDeadLetterRouter(deps: DeadLetterRouterDeps) {
     log.fatal(
       {
         orderId: orderToken,
+        correlationId: record?.context.correlationId,
+        traceId: traceIdOf(record?.context.traceparent),
         seq,
         attempts: advisory.deliveries,
         reason,
