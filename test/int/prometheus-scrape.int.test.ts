@@ -4,7 +4,7 @@
  * dead-letter paths, and Prometheus's HTTP API shows the counters and the dead-letter alert.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,6 +16,9 @@ import { call, submitOrder, waitForStatus } from '../fixtures/orders-client.js';
 import { waitFor } from '../fixtures/wait.js';
 
 const ALERTS = fileURLToPath(new URL('../../deploy/prometheus/alerts.yml', import.meta.url));
+const DASHBOARD = fileURLToPath(
+  new URL('../../deploy/grafana/dashboards/nats-orders.json', import.meta.url),
+);
 
 let nats: NatsFixture;
 let prometheus: ChildProcess | undefined;
@@ -177,5 +180,34 @@ describe('Prometheus scraping a running system', () => {
     });
     expect(['pending', 'firing']).toContain(alert.state);
     expect(alert.labels).toMatchObject({ kind: 'terminated', severity: 'page' });
+  });
+
+  it('answers every query of the Grafana dashboard, and every metric it and the alerts name exists', async () => {
+    const prometheusUrl = `http://127.0.0.1:${ports.prometheus}`;
+    const dashboard = JSON.parse(readFileSync(DASHBOARD, 'utf8')) as {
+      panels: Array<{ title: string; targets: Array<{ expr: string }> }>;
+    };
+    const exprs = dashboard.panels.flatMap((p) => p.targets.map((t) => t.expr));
+    expect(exprs.length).toBeGreaterThanOrEqual(16);
+    for (const expr of exprs) {
+      const res = await fetch(`${prometheusUrl}/api/v1/query?query=${encodeURIComponent(expr)}`);
+      expect(((await res.json()) as { status: string }).status, expr).toBe('success');
+    }
+    // Names used by the dashboard and the alert rules, against what the components export.
+    const exported = (
+      await Promise.all(
+        [
+          `http://127.0.0.1:${ports.gateway}/metrics`,
+          `http://127.0.0.1:${ports.worker}/metrics`,
+          `http://127.0.0.1:${ports.relay}/metrics`,
+        ].map(async (url) => (await fetch(url)).text()),
+      )
+    ).join('\n');
+    const used = new Set(
+      [...exprs, readFileSync(ALERTS, 'utf8')]
+        .join('\n')
+        .match(/\b(nats_orders_[a-z_]+|http_request_duration_seconds_[a-z]+|process_[a-z_]+)\b/g),
+    );
+    for (const name of used) expect(exported, name).toMatch(new RegExp(`^${name}[{ ]`, 'm'));
   });
 });
