@@ -28,8 +28,10 @@ import {
   generationOf,
   openOrdersBucket,
   provision,
+  retryWhileNotReady,
   topologySettings,
   type Config,
+  type ConnectionMonitor,
   type Logger,
   type Metrics,
   type NatsConnection,
@@ -53,8 +55,12 @@ export interface RunningComponent {
 export async function provisionTopology(
   nc: NatsConnection,
   config: Config,
+  log?: Logger,
 ): Promise<ProvisionReport> {
-  return provision(await jetstreamManager(nc), topologySettings(config));
+  const jsm = await jetstreamManager(nc);
+  return retryWhileNotReady('provisioning', () => provision(jsm, topologySettings(config)), {
+    log,
+  });
 }
 
 /** The dead-letter desk (list, show, redrive, purge) on a connection: CLI and admin API. */
@@ -83,17 +89,25 @@ async function startOn(
   config: Config,
   log: Logger,
   metrics: Metrics,
+  connection: ConnectionMonitor,
 ): Promise<RunningComponent> {
   const js = jetstream(nc);
   const jsm = await jetstreamManager(nc);
-  const connection = monitorConnection(nc, log.child({ component: name }));
-  if (name !== 'gateway') metrics.probeConnection(name, () => connection.connected());
+  metrics.probeConnection(name, () => connection.connected());
   // Fault tests only: with no CRASH_POINT configured, every point is a no-op.
   const crashPoint = createCrashPoint(config.crash);
   switch (name) {
     case 'gateway': {
       const deadLetters = await openDeadLetterDesk(nc, log);
-      const gateway = await createGateway({ nc, config, log, deadLetters, crashPoint, metrics });
+      const gateway = await createGateway({
+        nc,
+        config,
+        log,
+        deadLetters,
+        crashPoint,
+        metrics,
+        connection,
+      });
       const url = await gateway.start();
       return { name, url, stop: () => gateway.stop() };
     }
@@ -176,8 +190,14 @@ export async function startComponent(
   const metrics = opts.metrics ?? createMetrics();
   const nc = await connectNats(config, `nats-orders-${name}`, log);
   try {
-    if (opts.provision !== false) await provisionTopology(nc, config);
-    const component = await startOn(name, nc, config, opts.log, metrics);
+    if (opts.provision !== false) await provisionTopology(nc, config, log);
+    const connection = monitorConnection(nc, log);
+    // Opening buckets and consumers is retried while a (re)starting cluster elects leaders.
+    const component = await retryWhileNotReady(
+      `starting the ${name}`,
+      () => startOn(name, nc, config, opts.log, metrics, connection),
+      { log },
+    );
     // A worker or relay offers /metrics on METRICS_PORT; the gateway on its HTTP port.
     const metricsServer =
       name !== 'gateway' && config.metricsPort !== undefined

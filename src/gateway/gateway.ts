@@ -14,6 +14,7 @@ import {
   openIdempotencyBucket,
   openOrdersBucket,
   type Config,
+  type ConnectionMonitor,
   type CrashPoint,
   type Metrics,
   type Logger,
@@ -49,6 +50,8 @@ export async function createGateway(deps: {
   /** Serves the admin API over the dead-letter queue when given. */
   deadLetters?: DeadLetterDesk;
   metrics?: Metrics;
+  /** The connection's state, when the caller already watches it. */
+  connection?: ConnectionMonitor;
 }): Promise<Gateway> {
   const { nc, config, log } = deps;
   if (config.apiKeys.size === 0 && !config.devMode && !config.authDisabled) {
@@ -74,8 +77,7 @@ export async function createGateway(deps: {
     metrics: deps.metrics,
   });
   const authenticate = createAuthenticator(config.apiKeys);
-  const connection = monitorConnection(nc, log);
-  deps.metrics?.probeConnection('gateway', () => connection.connected());
+  const connection = deps.connection ?? monitorConnection(nc, log);
   const app = buildApp({
     service,
     authenticate,

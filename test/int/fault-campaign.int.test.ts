@@ -82,6 +82,7 @@ describe('fault campaign', () => {
       expect(log.filter((l) => l.startsWith('nats node')).length).toBeGreaterThanOrEqual(2);
       process.stdout.write(
         `campaign: ${ORDERS} orders; kills (down+restart time): ${log.join(', ')}; ` +
+          `failed starts restarted ${components.reduce((n, c) => n + c.failedStarts(), 0)}; ` +
           `longest 409 streak ${maxBlockedMs} ms; every order terminal and checked ` +
           `${settledAfterLastRestartMs} ms after the last restart\n`,
       );
