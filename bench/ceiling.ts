@@ -1,0 +1,91 @@
+/**
+ * The ceiling: only the durable JetStream work one order needs, on the same server, fully
+ * pipelined, with no HTTP, XState or payment call. Per order, as the real flow does it:
+ *   idempotency bucket: 1 create + 1 CAS update;
+ *   orders bucket: 1 create + 4 CAS updates (worker PROCESSING, COMPLETED; relay clears x2);
+ *   stream: 2 publishes with a message id (created, completed);
+ *   consumers: every orders-bucket write delivered and acked once (relay), every created
+ *   event delivered and acked once (worker).
+ * Uses its own buckets and stream, so it never touches the system's data.
+ */
+import { jetstream, jetstreamManager, type JsMsg } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
+import type { NatsConnection } from '@nats-io/transport-node';
+
+export async function measureCeiling(
+  nc: NatsConnection,
+  opts: { orders: number; inFlight: number; replicas: number },
+): Promise<{ ordersPerSecond: number; seconds: number }> {
+  const js = jetstream(nc);
+  const jsm = await jetstreamManager(nc);
+  const kvm = new Kvm(nc);
+  const suffix = Date.now().toString(36);
+  const idem = await kvm.create(`ceiling_idem_${suffix}`, { history: 1, replicas: opts.replicas });
+  const orders = await kvm.create(`ceiling_orders_${suffix}`, {
+    history: 10,
+    replicas: opts.replicas,
+  });
+  const stream = `CEILING_${suffix}`;
+  await jsm.streams.add({
+    name: stream,
+    subjects: [`ceiling.${suffix}.>`],
+    num_replicas: opts.replicas,
+  });
+  for (const [s, name, filter] of [
+    [`KV_ceiling_orders_${suffix}`, 'relay', undefined],
+    [stream, 'worker', `ceiling.${suffix}.created.>`],
+  ] as const) {
+    await jsm.consumers.add(s, {
+      durable_name: name,
+      ack_policy: 'explicit',
+      ...(filter ? { filter_subject: filter } : {}),
+    } as never);
+  }
+
+  const expectedAcks = opts.orders * 6;
+  let acked = 0;
+  let allAcked: () => void = () => undefined;
+  const acksDone = new Promise<void>((resolve) => (allAcked = resolve));
+  const iterators: Array<{ close(): Promise<void | Error> }> = [];
+  const consumeAll = async (s: string, name: string) => {
+    const messages = await (await js.consumers.get(s, name)).consume({ max_messages: 1_000 });
+    iterators.push(messages);
+    for await (const msg of messages as AsyncIterable<JsMsg>) {
+      msg.ack();
+      if (++acked === expectedAcks) allAcked();
+    }
+  };
+  const value = new TextEncoder().encode(
+    JSON.stringify({ status: 'CREATED', pad: 'x'.repeat(400) }),
+  );
+
+  const oneOrder = async (i: number) => {
+    const key = `o${i}`;
+    const idemRev = await idem.create(key, value);
+    let rev = await orders.create(key, value);
+    await js.publish(`ceiling.${suffix}.created.${key}`, value, { msgID: `${key}:c` });
+    for (let u = 0; u < 4; u++) rev = await orders.update(key, value, rev);
+    await js.publish(`ceiling.${suffix}.completed.${key}`, value, { msgID: `${key}:d` });
+    await idem.update(key, value, idemRev);
+  };
+
+  const started = performance.now();
+  const consumers = [
+    consumeAll(`KV_ceiling_orders_${suffix}`, 'relay'),
+    consumeAll(stream, 'worker'),
+  ];
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: opts.inFlight }, async () => {
+      while (next < opts.orders) await oneOrder(next++);
+    }),
+  );
+  await acksDone;
+  const seconds = (performance.now() - started) / 1000;
+  await Promise.all(iterators.map((it) => it.close()));
+  await Promise.all(consumers);
+  await idem.destroy();
+  await orders.destroy();
+  await jsm.streams.delete(stream);
+  return { ordersPerSecond: opts.orders / seconds, seconds };
+}

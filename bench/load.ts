@@ -1,0 +1,118 @@
+/**
+ * Closed-loop load over HTTP: `concurrency` clients, each submitting an order and waiting for
+ * its 202 before the next one (undici pool, keep-alive). POST latency goes into an HDR
+ * histogram after the warm-up; end-to-end latency (202 to COMPLETED) is observed from the
+ * `orders.events.completed.*` events on a core NATS subscription.
+ */
+import * as hdr from 'hdr-histogram-js';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { Pool } from 'undici';
+
+export interface LoadResult {
+  accepted: number;
+  errors: number;
+  loadSeconds: number;
+  drainSeconds: number;
+  post: hdr.Histogram;
+  endToEnd: hdr.Histogram;
+}
+
+const body = (key: string) =>
+  JSON.stringify({
+    customerId: key,
+    currency: 'USD',
+    items: [{ sku: 'bench', quantity: 1, unitPrice: 1000 }],
+  });
+
+export async function runLoad(opts: {
+  gatewayUrl: string;
+  nc: NatsConnection;
+  concurrency: number;
+  warmupSeconds: number;
+  durationSeconds: number;
+  drainTimeoutSeconds: number;
+  progress: (line: string) => void;
+}): Promise<LoadResult> {
+  const post = hdr.build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: 60_000_000,
+    numberOfSignificantValueDigits: 3,
+  });
+  const endToEnd = hdr.build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: 600_000_000,
+    numberOfSignificantValueDigits: 3,
+  });
+  const acceptedAt = new Map<string, number>();
+  let completedMeasured = 0;
+  const sub = opts.nc.subscribe('orders.events.completed.>', {
+    callback: (_err, msg) => {
+      const orderId = msg.subject.slice('orders.events.completed.'.length);
+      const at = acceptedAt.get(orderId);
+      if (at === undefined) return;
+      acceptedAt.delete(orderId);
+      endToEnd.recordValue(Math.max(1, Math.round((performance.now() - at) * 1000)));
+      completedMeasured++;
+    },
+  });
+  await opts.nc.flush();
+
+  const pool = new Pool(opts.gatewayUrl, { connections: opts.concurrency, pipelining: 1 });
+  const runId = Date.now().toString(36);
+  let sequence = 0;
+  let accepted = 0;
+  let errors = 0;
+  const start = performance.now();
+  const warmupEnd = start + opts.warmupSeconds * 1000;
+  const end = warmupEnd + opts.durationSeconds * 1000;
+  let measuredFrom = 0;
+
+  const client = async () => {
+    while (performance.now() < end) {
+      const key = `bench-${runId}-${sequence++}`;
+      const t0 = performance.now();
+      try {
+        const res = await pool.request({
+          path: '/orders',
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'idempotency-key': key },
+          body: body(key),
+        });
+        const text = await res.body.text();
+        const t1 = performance.now();
+        if (res.statusCode !== 202) {
+          errors++;
+          continue;
+        }
+        if (t0 >= warmupEnd) {
+          post.recordValue(Math.max(1, Math.round((t1 - t0) * 1000)));
+          acceptedAt.set((JSON.parse(text) as { orderId: string }).orderId, t1);
+          accepted++;
+        }
+      } catch {
+        errors++;
+      }
+    }
+  };
+  const ticker = setInterval(() => {
+    const now = performance.now();
+    if (now < warmupEnd)
+      return opts.progress(`  warm-up ${((warmupEnd - now) / 1000).toFixed(0)} s left`);
+    if (!measuredFrom) measuredFrom = now;
+    opts.progress(`  ${accepted} accepted, ${completedMeasured} completed, ${errors} errors`);
+  }, 2_000);
+  await Promise.all(Array.from({ length: opts.concurrency }, client));
+  const loadSeconds = (performance.now() - warmupEnd) / 1000;
+
+  // Drain: every order accepted during the measured window must complete.
+  const drainStart = performance.now();
+  while (acceptedAt.size > 0 && performance.now() - drainStart < opts.drainTimeoutSeconds * 1000) {
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  clearInterval(ticker);
+  const drainSeconds = (performance.now() - drainStart) / 1000;
+  sub.unsubscribe();
+  await pool.close();
+  if (acceptedAt.size > 0) throw new Error(`${acceptedAt.size} accepted orders did not complete`);
+  return { accepted, errors, loadSeconds, drainSeconds, post, endToEnd };
+}

@@ -1,0 +1,40 @@
+/**
+ * The bench still works (CI smoke): a few seconds of tiny load through the whole system as
+ * separate processes, then the ceiling. Checks the report's shape and that orders flowed;
+ * speed is measured by `npm run bench`, never asserted here.
+ */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const BENCH = fileURLToPath(new URL('../../bench/run.mts', import.meta.url));
+
+describe('npm run bench -- --smoke', () => {
+  it('runs the stack, the load, the drain and the ceiling, and reports every figure', async () => {
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ['--import', 'tsx', BENCH, '--smoke'],
+      { timeout: 180_000, maxBuffer: 10 * 1024 * 1024 },
+    );
+    const report = JSON.parse(stdout.slice(0, stdout.indexOf('\n\n| scenario'))) as Record<
+      string,
+      any
+    >;
+    expect(report.accepted).toBeGreaterThan(0);
+    expect(report.errors).toBe(0);
+    for (const key of ['acceptedPerSecond', 'sustainedEndToEndPerSecond', 'ceilingPerSecond'])
+      expect(report[key], key).toBeGreaterThan(0);
+    expect(report.fractionOfCeiling).toBeGreaterThan(0);
+    expect(Object.keys(report.postMs)).toEqual(['p50', 'p90', 'p99', 'max']);
+    expect(Object.keys(report.endToEndMs)).toEqual(['p50', 'p99']);
+    expect(report.resources.map((r: { process: string }) => r.process)).toEqual([
+      'payments-stub',
+      'relay',
+      'worker-1',
+      'gateway',
+      'nats-server n1',
+    ]);
+    expect(stdout).toContain('| R1, c=4, 1 worker(s) |');
+  });
+});
