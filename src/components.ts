@@ -14,9 +14,7 @@ import {
 } from './relay/index.js';
 import {
   StartupError,
-  ORDERS_KV_STREAM,
   ORDERS_STREAM,
-  OUTBOX_RELAY_CONSUMER,
   WORKER_CONSUMER,
   connectNats,
   createCrashPoint,
@@ -159,7 +157,6 @@ async function startOn(
         },
       });
       probeOutbox(metrics, jsm);
-      probeConsumerBacklog(metrics, jsm, ORDERS_KV_STREAM, OUTBOX_RELAY_CONSUMER);
       await relay.start();
       await router.start();
       return {

@@ -10,7 +10,7 @@ import {
   ORDERS_STREAM,
   TerminalError,
   errorMessage,
-  isOrderId,
+  createdEventOrderId,
   noCrashPoints,
   traceIdOf,
   WORKER_CONSUMER,
@@ -37,15 +37,7 @@ export interface WorkerDeps {
   metrics?: Metrics;
 }
 
-const CREATED_PREFIX = 'orders.events.created.';
 const now = (): string => new Date().toISOString();
-
-/** The order id an event is about: the last token of its subject. */
-export function orderIdFromSubject(subject: string): string | undefined {
-  if (!subject.startsWith(CREATED_PREFIX)) return undefined;
-  const id = subject.slice(CREATED_PREFIX.length);
-  return isOrderId(id) ? id : undefined;
-}
 
 /** What a payment success means for the stored order, whatever state another writer left. */
 function afterSuccess(paymentId: string) {
@@ -126,7 +118,7 @@ export function createWorker(deps: WorkerDeps) {
   }
 
   async function handle(msg: JsMsg): Promise<void> {
-    const orderId = orderIdFromSubject(msg.subject);
+    const orderId = createdEventOrderId(msg.subject);
     const attempt = msg.info.deliveryCount;
     // The correlation id and trace travel on the event's headers (set by the relay).
     const msgLog = log.child({

@@ -16,7 +16,7 @@ import {
   ORDERS_STREAM,
   dlqSubject,
   generationOf,
-  isOrderId,
+  createdEventOrderId,
   noCrashPoints,
   startConsumeLoop,
   traceIdOf,
@@ -54,15 +54,11 @@ interface Advisory {
 }
 
 export const SOURCE_SEQ_HEADER = 'Nats-Orders-Source-Seq';
-const CREATED_PREFIX = 'orders.events.created.';
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
 
 /** The DLQ subject token for an event subject; `unknown` when it names no valid order id. */
-export function dlqOrderToken(subject: string): string {
-  const id = subject.startsWith(CREATED_PREFIX) ? subject.slice(CREATED_PREFIX.length) : '';
-  return isOrderId(id) ? id : 'unknown';
-}
+export const dlqOrderToken = (subject: string): string => createdEventOrderId(subject) ?? 'unknown';
 
 /**
  * What an ORDERS event says about its order: the tenant, and the generation it was emitted in

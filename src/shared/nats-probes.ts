@@ -37,9 +37,17 @@ export function probeConsumerBacklog(
   );
 }
 
-/** Outbox lag: writes to `orders` the relay has not finished, and the oldest one's age. */
+/**
+ * Outbox lag: writes to `orders` the relay has not finished, and the oldest one's age; also
+ * the `outbox-relay` consumer's backlog, from the same (cached) consumer info.
+ */
 export function probeOutbox(metrics: Metrics, jsm: JetStreamManager): void {
   const info = cachedConsumerInfo(jsm, ORDERS_KV_STREAM, OUTBOX_RELAY_CONSUMER);
+  metrics.probeConsumer(
+    OUTBOX_RELAY_CONSUMER,
+    async () => (await info()).num_pending,
+    async () => (await info()).num_ack_pending,
+  );
   metrics.probeOutbox(
     async () => {
       const i = await info();

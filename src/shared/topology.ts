@@ -3,6 +3,7 @@
  * that creates them. Every component may run `provision` at start; `nats-orders provision` runs
  * it alone. A resource that exists with an incompatible setting is an error naming both.
  */
+import { isOrderId } from './order-record.js';
 import {
   AckPolicy,
   DeliverPolicy,
@@ -37,6 +38,15 @@ export const API_QUEUE_GROUP = 'orders-gateway';
 export const eventSubject = (type: string, orderId: string): string =>
   `orders.events.${type}.${orderId}`;
 export const dlqSubject = (orderId: string): string => `orders.dlq.${orderId}`;
+
+const CREATED_PREFIX = eventSubject('created', '');
+
+/** The order a `created` event names, or undefined for any other subject or a malformed id. */
+export function createdEventOrderId(subject: string): string | undefined {
+  if (!subject.startsWith(CREATED_PREFIX)) return undefined;
+  const id = subject.slice(CREATED_PREFIX.length);
+  return isOrderId(id) ? id : undefined;
+}
 
 export const MAX_DELIVERIES_ADVISORY = `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${ORDERS_STREAM}.${WORKER_CONSUMER}`;
 export const MSG_TERMINATED_ADVISORY = `$JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED.${ORDERS_STREAM}.${WORKER_CONSUMER}`;
