@@ -20,6 +20,7 @@ import {
   loadConfig,
   startNatsServers,
 } from '../src/shared/index.js';
+import { auditRun } from './audit.js';
 import { measureCeiling } from './ceiling.js';
 import { runLoad } from './load.js';
 import { procCpuSeconds, procPeakRssMb, startCli, type BenchProcess } from './processes.js';
@@ -102,6 +103,7 @@ try {
     drainTimeoutSeconds: 120,
     progress: log,
   });
+  const audit = await auditRun(nc, env.PAYMENT_URL, result);
   const perThousand = (cpu: number) =>
     Math.round((cpu / Math.max(1, result.accepted)) * 1000 * 100) / 100;
   const resources = [
@@ -153,6 +155,7 @@ try {
       p50: us(result.endToEnd.getValueAtPercentile(50)),
       p99: us(result.endToEnd.getValueAtPercentile(99)),
     },
+    invariantViolations: audit,
     resources,
   };
   const name = `${report.at.replaceAll(':', '-').slice(0, 19)}-r${settings.size}${settings.syncAlways ? '-sync' : ''}-c${settings.concurrency}-w${settings.workers}${smoke ? '-smoke' : ''}`;

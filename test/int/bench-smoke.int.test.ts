@@ -23,6 +23,8 @@ describe('npm run bench -- --smoke', () => {
     >;
     expect(report.accepted).toBeGreaterThan(0);
     expect(report.errors).toBe(0);
+    // The bench audits its own run (bench/audit.ts throws on a violation); the report says so.
+    expect(report.invariantViolations).toBe(0);
     for (const key of ['acceptedPerSecond', 'sustainedEndToEndPerSecond', 'ceilingPerSecond'])
       expect(report[key], key).toBeGreaterThan(0);
     expect(report.fractionOfCeiling).toBeGreaterThan(0);
