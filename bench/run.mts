@@ -34,6 +34,7 @@ const { values: args } = parseArgs({
     size: { type: 'string', default: '1' },
     'sync-always': { type: 'boolean', default: false },
     smoke: { type: 'boolean', default: false },
+    profile: { type: 'boolean', default: false },
   },
 });
 const smoke = args.smoke;
@@ -46,6 +47,8 @@ const settings = {
   syncAlways: args['sync-always'],
   paymentLatencyMs: 2,
 };
+const PROFILE_DIR = fileURLToPath(new URL('./profiles/', import.meta.url));
+const runStamp = new Date().toISOString().replaceAll(':', '-').slice(0, 19);
 const log = (line: string) => process.stderr.write(`${line}\n`);
 const us = (v: number) => Math.round(v) / 1000; // histogram microseconds -> ms
 
@@ -73,16 +76,29 @@ try {
   const nc = await connectNats(config, 'bench', createRootLogger('silent'));
   await provisionTopology(nc, config);
   log(`bench: ${JSON.stringify(settings)}`);
-  const withMetrics = async (name: string, args: string[]) => {
+  const start = (
+    name: string,
+    cliArgs: string[],
+    extraEnv: Record<string, string>,
+    readyUrl: string,
+  ) => {
+    // --profile: each thread of the component (main, tsx's loader) writes a V8 CPU profile
+    // into bench/profiles/<run>/<component>/ when it exits; the main thread's is the largest.
+    const profile = args.profile
+      ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}${runStamp}/${name}`]
+      : [];
+    return startCli(name, cliArgs, { ...env, ...extraEnv }, readyUrl, profile);
+  };
+  const withMetrics = async (name: string, cliArgs: string[]) => {
     const port = await freePort();
     const url = `http://127.0.0.1:${port}/healthz`;
-    return startCli(name, args, { ...env, METRICS_PORT: String(port) }, url);
+    return start(name, cliArgs, { METRICS_PORT: String(port) }, url);
   };
   processes.push(
-    await startCli(
+    await start(
       'payments-stub',
       ['payments-stub', '--port', String(stubPort), '--latency-ms', '2'],
-      env,
+      {},
       `${env.PAYMENT_URL}/healthz`,
     ),
     await withMetrics('relay', ['relay', '--no-provision']),
@@ -90,7 +106,7 @@ try {
   for (let i = 0; i < settings.workers; i++)
     processes.push(await withMetrics(`worker-${i + 1}`, ['worker', '--no-provision']));
   const gatewayReady = `http://127.0.0.1:${httpPort}/readyz`;
-  processes.push(await startCli('gateway', ['gateway', '--no-provision'], env, gatewayReady));
+  processes.push(await start('gateway', ['gateway', '--no-provision'], {}, gatewayReady));
 
   const cpuBefore = new Map(processes.map((p) => [p.name, p.cpuSeconds()]));
   const serverCpuBefore = servers.map((s) => procCpuSeconds(s.pid!));

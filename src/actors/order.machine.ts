@@ -49,21 +49,27 @@ export const orderMachine = setup({
   },
 }).createMachine({
   id: 'order',
-  context: ({ input }) => ({
-    orderId: input.orderId,
-    tenant: input.tenant,
-    customerId: input.customerId,
-    currency: input.currency,
-    items: input.items,
-    amount: input.amount,
-    attempts: 0,
-    generation: 0,
-    correlationId: input.correlationId,
-    ...(input.traceparent ? { traceparent: input.traceparent } : {}),
-    createdAt: input.at,
-    updatedAt: input.at,
-    history: [{ status: 'CREATED', at: input.at }],
-  }),
+  context: ({ input }) =>
+    // XState's pure transition() builds a throwaway actor without input for every step; an
+    // empty context there (the caller's snapshot replaces it) saves a TypeError with a stack
+    // trace per step: 6% of a worker's CPU in the bench profile.
+    input === undefined
+      ? ({} as OrderContext)
+      : {
+          orderId: input.orderId,
+          tenant: input.tenant,
+          customerId: input.customerId,
+          currency: input.currency,
+          items: input.items,
+          amount: input.amount,
+          attempts: 0,
+          generation: 0,
+          correlationId: input.correlationId,
+          ...(input.traceparent ? { traceparent: input.traceparent } : {}),
+          createdAt: input.at,
+          updatedAt: input.at,
+          history: [{ status: 'CREATED', at: input.at }],
+        },
   initial: 'CREATED',
   states: {
     CREATED: {
