@@ -144,14 +144,19 @@ export function createActorStore({ kv, metrics }: { kv: KV; metrics?: Metrics })
   /**
    * Reads, decides and writes with compare-and-set, re-reading on conflict. `decide` sees the
    * current record and returns the event to apply, or undefined to leave it as it is.
+   * `lastKnown`, the order as this caller last wrote or read it, saves the first read: if
+   * someone wrote since, the compare-and-set fails and the loop reads as usual.
    */
   async function update(
     orderId: string,
     decide: (record: OrderRecord) => OrderEvent | undefined,
-    maxAttempts = 20,
+    { lastKnown, maxAttempts = 20 }: { lastKnown?: StoredOrder; maxAttempts?: number } = {},
   ): Promise<UpdateResult> {
     for (let attempt = 0; attempt < maxAttempts; attempt++) {
-      const order = attempt === 0 ? await load(orderId) : await loadAfterConflict(orderId, attempt);
+      const order =
+        attempt > 0
+          ? await loadAfterConflict(orderId, attempt)
+          : (lastKnown ?? (await load(orderId)));
       if (!order) return { kind: 'missing' };
       const event = decide(order.record);
       const next = event && nextRecord(order.record, event);

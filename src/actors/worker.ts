@@ -94,15 +94,18 @@ export function createWorker(deps: WorkerDeps) {
       };
       const type =
         err instanceof TerminalError ? 'PAYMENT_FAILED_PERMANENT' : 'PAYMENT_FAILED_TRANSIENT';
-      await store.update(orderId, (r) =>
-        r.status === 'PROCESSING' ? { type, at: now(), error } : undefined,
+      await store.update(
+        orderId,
+        (r) => (r.status === 'PROCESSING' ? { type, at: now(), error } : undefined),
+        { lastKnown: started.order },
       );
       throw err;
     }
     crashPoint('worker.after-payment');
-    let result = await store.update(orderId, afterSuccess(paymentId));
+    // Usually nobody wrote since PROCESSING: write on top of it without reading it again.
+    let result = await store.update(orderId, afterSuccess(paymentId), { lastKnown: started.order });
     while (result.kind === 'applied' && result.order.record.status !== 'COMPLETED') {
-      result = await store.update(orderId, afterSuccess(paymentId));
+      result = await store.update(orderId, afterSuccess(paymentId), { lastKnown: result.order });
     }
     const finalStatus = result.kind === 'missing' ? undefined : result.order.record.status;
     if (finalStatus === 'COMPLETED') {
