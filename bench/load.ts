@@ -1,6 +1,8 @@
 /**
- * Closed-loop load over HTTP: `concurrency` clients, each submitting an order and waiting for
- * its 202 before the next one (undici pool, keep-alive). POST latency goes into an HDR
+ * Load over HTTP (undici pool, keep-alive). Closed loop: `concurrency` clients, each submitting
+ * an order and waiting for its 202 before the next one. Paced (`ratePerSecond`): the same
+ * clients follow a fixed arrival schedule, and latency counts from each request's scheduled
+ * time, so a stalled server is charged for the requests it delayed (no coordinated omission). POST latency goes into an HDR
  * histogram after the warm-up; end-to-end latency (202 to COMPLETED) is observed from the
  * `orders.events.completed.*` events on a core NATS subscription.
  */
@@ -32,6 +34,8 @@ export async function runLoad(opts: {
   gatewayUrl: string;
   nc: NatsConnection;
   concurrency: number;
+  /** Arrivals per second for a paced run; closed loop without it. */
+  ratePerSecond?: number;
   warmupSeconds: number;
   durationSeconds: number;
   drainTimeoutSeconds: number;
@@ -81,10 +85,18 @@ export async function runLoad(opts: {
   const warmupEnd = start + opts.warmupSeconds * 1000;
   const end = warmupEnd + opts.durationSeconds * 1000;
 
+  const interval = opts.ratePerSecond ? 1000 / opts.ratePerSecond : 0;
   const client = async () => {
     while (performance.now() < end) {
-      const key = `bench-${runId}-${sequence++}`;
-      const t0 = performance.now();
+      const slot = sequence++;
+      const key = `bench-${runId}-${slot}`;
+      let t0 = performance.now();
+      if (interval) {
+        const scheduled = start + slot * interval;
+        if (scheduled >= end) break;
+        if (scheduled > t0) await new Promise((r) => setTimeout(r, scheduled - t0));
+        t0 = scheduled;
+      }
       try {
         const res = await pool.request({
           path: '/orders',

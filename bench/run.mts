@@ -1,198 +1,133 @@
 /**
- * `npm run bench`: the whole system as separate processes (nats-server, payment stub with a
- * fixed 2 ms latency, relay, worker(s), gateway), closed-loop HTTP load after a warm-up, a
- * drain until every accepted order is COMPLETED, then the ceiling (the same durable JetStream
- * work without HTTP, XState or payment) on the same server. Prints figures and writes JSON and
- * Markdown under bench/results/. `--smoke` runs a few seconds of tiny load (CI).
+ * `npm run bench`: the whole system as separate processes under closed-loop HTTP load, with
+ * the ceiling measured in the same run (see throughput.ts). Prints progress and figures and
+ * writes JSON, Markdown (and for several scenarios an SVG chart) under bench/results/.
+ *
+ *   npm run bench                                  R1, default sync, c=32, 1 worker
+ *   npm run bench -- --concurrency 8,32,128       a concurrency sweep (+ chart)
+ *   npm run bench -- --size 3 --sync-always       R3 with sync_interval: always
+ *   npm run bench -- --rate 500 --concurrency 64  paced: 500 orders/s, at most 64 in flight
+ *   npm run bench -- --all                        every scenario family, each swept
+ *   npm run bench -- --profile                    + a V8 CPU profile per component
+ *   npm run bench -- --smoke                      a few seconds of tiny load (CI); no files
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir, totalmem } from 'node:os';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { provisionTopology } from '../src/components.js';
+import { sweepChart } from './chart.js';
 import {
-  PINNED_NATS_SERVER_VERSION,
-  connectNats,
-  createRootLogger,
-  findNatsServerBinary,
-  freePort,
-  loadConfig,
-  startNatsServers,
-} from '../src/shared/index.js';
-import { auditRun } from './audit.js';
-import { measureCeiling } from './ceiling.js';
-import { runLoad } from './load.js';
-import { procCpuSeconds, procPeakRssMb, startCli, type BenchProcess } from './processes.js';
+  fileStamp,
+  machine,
+  resourceTable,
+  scenarioLabel,
+  scenarioSlug,
+  scenarioTable,
+  writeResults,
+  type Settings,
+} from './report.js';
+import { runThroughput, type ThroughputReport } from './throughput.js';
 
 const { values: args } = parseArgs({
   options: {
     concurrency: { type: 'string', default: '32' },
+    rate: { type: 'string' },
     duration: { type: 'string', default: '15' },
     warmup: { type: 'string', default: '3' },
     workers: { type: 'string', default: '1' },
     size: { type: 'string', default: '1' },
     'sync-always': { type: 'boolean', default: false },
+    all: { type: 'boolean', default: false },
     smoke: { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
   },
 });
-const smoke = args.smoke;
-const settings = {
-  concurrency: smoke ? 4 : Number(args.concurrency),
-  durationSeconds: smoke ? 2 : Number(args.duration),
-  warmupSeconds: smoke ? 1 : Number(args.warmup),
-  workers: Number(args.workers),
-  size: Number(args.size) as 1 | 3,
-  syncAlways: args['sync-always'],
-  paymentLatencyMs: 2,
-};
-const PROFILE_DIR = fileURLToPath(new URL('./profiles/', import.meta.url));
-const runStamp = new Date().toISOString().replaceAll(':', '-').slice(0, 19);
-const log = (line: string) => process.stderr.write(`${line}\n`);
-const us = (v: number) => Math.round(v) / 1000; // histogram microseconds -> ms
 
-const dir = mkdtempSync(join(tmpdir(), 'nats-orders-bench-'));
-const processes: BenchProcess[] = [];
-const servers = await startNatsServers({
-  bin: findNatsServerBinary(process.env),
-  dir,
-  size: settings.size,
-  syncAlways: settings.syncAlways,
-});
-try {
-  const natsUrl = servers.map((s) => s.node.url).join(',');
-  const [stubPort, httpPort] = [await freePort(), await freePort()];
-  const env = {
-    NATS_URL: natsUrl,
-    REPLICAS: String(settings.size),
-    PAYMENT_URL: `http://127.0.0.1:${stubPort}`,
-    HTTP_HOST: '127.0.0.1',
-    HTTP_PORT: String(httpPort),
-    AUTH_DISABLED: 'true',
-    WORKER_CONCURRENCY: '64',
-  };
-  const config = loadConfig(env);
-  const nc = await connectNats(config, 'bench', createRootLogger('silent'));
-  await provisionTopology(nc, config);
-  log(`bench: ${JSON.stringify(settings)}`);
-  const start = (
-    name: string,
-    cliArgs: string[],
-    extraEnv: Record<string, string>,
-    readyUrl: string,
-  ) => {
-    // --profile: each thread of the component (main, tsx's loader) writes a V8 CPU profile
-    // into bench/profiles/<run>/<component>/ when it exits; the main thread's is the largest.
-    const profile = args.profile
-      ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}${runStamp}/${name}`]
-      : [];
-    return startCli(name, cliArgs, { ...env, ...extraEnv }, readyUrl, profile);
-  };
-  const withMetrics = async (name: string, cliArgs: string[]) => {
-    const port = await freePort();
-    const url = `http://127.0.0.1:${port}/healthz`;
-    return start(name, cliArgs, { METRICS_PORT: String(port) }, url);
-  };
-  processes.push(
-    await start(
-      'payments-stub',
-      ['payments-stub', '--port', String(stubPort), '--latency-ms', '2'],
-      {},
-      `${env.PAYMENT_URL}/healthz`,
-    ),
-    await withMetrics('relay', ['relay', '--no-provision']),
-  );
-  for (let i = 0; i < settings.workers; i++)
-    processes.push(await withMetrics(`worker-${i + 1}`, ['worker', '--no-provision']));
-  const gatewayReady = `http://127.0.0.1:${httpPort}/readyz`;
-  processes.push(await start('gateway', ['gateway', '--no-provision'], {}, gatewayReady));
+/** The scenario families `--all` runs, each over the concurrency sweep. */
+const ALL_FAMILIES: Array<Pick<Settings, 'size' | 'syncAlways' | 'workers'>> = [
+  { size: 1, syncAlways: false, workers: 1 },
+  { size: 1, syncAlways: false, workers: 2 },
+  { size: 1, syncAlways: true, workers: 1 },
+  { size: 3, syncAlways: false, workers: 1 },
+  { size: 3, syncAlways: true, workers: 1 },
+];
 
-  const cpuBefore = new Map(processes.map((p) => [p.name, p.cpuSeconds()]));
-  const serverCpuBefore = servers.map((s) => procCpuSeconds(s.pid!));
-  const result = await runLoad({
-    gatewayUrl: `http://127.0.0.1:${httpPort}`,
-    nc,
-    concurrency: settings.concurrency,
-    warmupSeconds: settings.warmupSeconds,
-    durationSeconds: settings.durationSeconds,
-    drainTimeoutSeconds: 120,
-    progress: log,
-  });
-  const audit = await auditRun(nc, env.PAYMENT_URL, result);
-  const perThousand = (cpu: number) =>
-    Math.round((cpu / Math.max(1, result.accepted)) * 1000 * 100) / 100;
-  const resources = [
-    ...processes.map((p) => ({
-      process: p.name,
-      cpuSecondsPer1000Orders: perThousand(p.cpuSeconds() - cpuBefore.get(p.name)!),
-      peakRssMb: Math.round(p.peakRssMb()),
-    })),
-    ...servers.map((s, i) => ({
-      process: `nats-server ${s.node.name}`,
-      cpuSecondsPer1000Orders: perThousand(procCpuSeconds(s.pid!) - serverCpuBefore[i]!),
-      peakRssMb: Math.round(procPeakRssMb(s.pid!)),
-    })),
-  ];
-  log('bench: measuring the ceiling on the same server ...');
-  const ceiling = await measureCeiling(nc, {
-    orders: smoke ? 200 : Math.min(20_000, Math.max(2_000, result.accepted)),
-    inFlight: 256,
-    replicas: settings.size,
-  });
-  await nc.drain();
-
-  const sustained = result.accepted / (result.loadSeconds + result.drainSeconds);
-  const report = {
-    at: new Date().toISOString(),
-    machine: {
-      cpus: cpus().length,
-      cpuModel: cpus()[0]?.model,
-      memGb: Math.round(totalmem() / 2 ** 30),
-      node: process.version,
-      natsServer: PINNED_NATS_SERVER_VERSION,
-    },
-    settings,
-    acceptedPerSecond: Math.round(result.accepted / result.loadSeconds),
-    sustainedEndToEndPerSecond: Math.round(sustained),
-    ceilingPerSecond: Math.round(ceiling.ordersPerSecond),
-    fractionOfCeiling: Math.round((sustained / ceiling.ordersPerSecond) * 1000) / 1000,
-    accepted: result.accepted,
-    errors: result.errors,
-    loadSeconds: Math.round(result.loadSeconds * 10) / 10,
-    drainSeconds: Math.round(result.drainSeconds * 100) / 100,
-    postMs: {
-      p50: us(result.post.getValueAtPercentile(50)),
-      p90: us(result.post.getValueAtPercentile(90)),
-      p99: us(result.post.getValueAtPercentile(99)),
-      max: us(result.post.maxValue),
-    },
-    endToEndMs: {
-      p50: us(result.endToEnd.getValueAtPercentile(50)),
-      p99: us(result.endToEnd.getValueAtPercentile(99)),
-    },
-    invariantViolations: audit,
-    resources,
-  };
-  const name = `${report.at.replaceAll(':', '-').slice(0, 19)}-r${settings.size}${settings.syncAlways ? '-sync' : ''}-c${settings.concurrency}-w${settings.workers}${smoke ? '-smoke' : ''}`;
-  const outDir = fileURLToPath(new URL('./results/', import.meta.url));
-  mkdirSync(outDir, { recursive: true });
-  const markdown = [
-    `| scenario | accepted/s | sustained e2e/s | ceiling/s | of ceiling | POST p50 / p90 / p99 / max ms | e2e p50 / p99 ms |`,
-    `| --- | --- | --- | --- | --- | --- | --- |`,
-    `| R${settings.size}${settings.syncAlways ? ' sync always' : ''}, c=${settings.concurrency}, ${settings.workers} worker(s) | ${report.acceptedPerSecond} | ${report.sustainedEndToEndPerSecond} | ${report.ceilingPerSecond} | ${(report.fractionOfCeiling * 100).toFixed(0)}% | ${report.postMs.p50} / ${report.postMs.p90} / ${report.postMs.p99} / ${report.postMs.max} | ${report.endToEndMs.p50} / ${report.endToEndMs.p99} |`,
-    '',
-    '| process | CPU s / 1,000 orders | peak RSS MB |',
-    '| --- | --- | --- |',
-    ...resources.map((r) => `| ${r.process} | ${r.cpuSecondsPer1000Orders} | ${r.peakRssMb} |`),
-  ].join('\n');
-  if (!smoke) {
-    writeFileSync(join(outDir, `${name}.json`), `${JSON.stringify(report, null, 2)}\n`);
-    writeFileSync(join(outDir, `${name}.md`), `${markdown}\n`);
+function positiveInteger(name: string, text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) {
+    process.stderr.write(`bench: --${name} must be a positive integer (got "${text}")\n`);
+    process.exit(2);
   }
-  process.stdout.write(`${JSON.stringify(report, null, 2)}\n\n${markdown}\n`);
-} finally {
-  for (const p of processes.reverse()) await p.stop();
-  for (const s of servers) await s.stop();
-  rmSync(dir, { recursive: true, force: true });
+  return n;
 }
+
+const smoke = args.smoke;
+const concurrencies = smoke
+  ? [4]
+  : (args.all && args.concurrency === '32' ? '8,32,128' : args.concurrency)
+      .split(',')
+      .map((c) => positiveInteger('concurrency', c));
+function clusterSize(text: string): 1 | 3 {
+  if (text === '1' || text === '3') return Number(text) as 1 | 3;
+  process.stderr.write(`bench: --size must be 1 or 3 (got "${text}")\n`);
+  process.exit(2);
+}
+const families = args.all
+  ? ALL_FAMILIES
+  : [
+      {
+        size: clusterSize(args.size),
+        syncAlways: args['sync-always'],
+        workers: positiveInteger('workers', args.workers),
+      },
+    ];
+const scenarios: Settings[] = families.flatMap((family) =>
+  concurrencies.map((concurrency) => ({
+    ...family,
+    concurrency,
+    ...(args.rate && !smoke ? { ratePerSecond: positiveInteger('rate', args.rate) } : {}),
+    durationSeconds: smoke ? 2 : positiveInteger('duration', args.duration),
+    warmupSeconds: smoke ? 1 : positiveInteger('warmup', args.warmup),
+  })),
+);
+
+const log = (line: string) => process.stderr.write(`${line}\n`);
+const at = new Date();
+const profileDir = args.profile
+  ? fileURLToPath(new URL(`./profiles/${fileStamp(at)}`, import.meta.url))
+  : undefined;
+
+const reports: ThroughputReport[] = [];
+for (const [i, settings] of scenarios.entries()) {
+  if (scenarios.length > 1)
+    log(`\nbench: scenario ${i + 1} of ${scenarios.length}: ${scenarioLabel(settings)}`);
+  reports.push(
+    await runThroughput(settings, {
+      smoke,
+      log,
+      ...(profileDir ? { profileDir: `${profileDir}/${i + 1}` } : {}),
+    }),
+  );
+}
+
+const markdown = [scenarioTable(reports), '', resourceTable(reports)].join('\n');
+const single = reports.length === 1;
+const result = single
+  ? { at: at.toISOString(), machine: machine(), ...reports[0]! }
+  : { at: at.toISOString(), machine: machine(), reports };
+process.stdout.write(`${JSON.stringify(result, null, 2)}\n\n${markdown}\n`);
+// A smoke run checks the bench works; a profiled run is slowed by the profiler: neither is a result.
+if (!smoke && !profileDir) {
+  const name = single
+    ? `${fileStamp(at)}-${scenarioSlug(reports[0]!.settings)}`
+    : `${fileStamp(at)}-${args.all ? 'all' : 'sweep'}`;
+  const chart = single
+    ? {}
+    : {
+        [`${name}.svg`]: sweepChart(
+          reports,
+          `${machine().cpus} cores, ${at.toISOString().slice(0, 10)}`,
+        ),
+      };
+  log(`bench: wrote ${writeResults(name, result, markdown, chart).join(', ')}`);
+}
+if (profileDir)
+  log(`bench: CPU profiles under ${profileDir} (npm run bench:profile-summary -- <file>)`);

@@ -1,0 +1,115 @@
+/**
+ * The system under test, as in production: nats-server node(s) and one process per component
+ * (payment stub with a fixed 2 ms latency, relay, worker(s), gateway), each started through
+ * the CLI and waited for on its health endpoint. One stack per scenario, removed afterwards.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { provisionTopology } from '../src/components.js';
+import {
+  connectNats,
+  createRootLogger,
+  findNatsServerBinary,
+  freePort,
+  loadConfig,
+  startNatsServers,
+} from '../src/shared/index.js';
+import { procCpuSeconds, procPeakRssMb, startCli, type BenchProcess } from './processes.js';
+
+export const PAYMENT_LATENCY_MS = 2;
+
+export interface StackOptions {
+  size: 1 | 3;
+  syncAlways: boolean;
+  /** Write a V8 CPU profile per component into this directory (`--profile`). */
+  profileDir?: string;
+}
+
+export interface BenchStack {
+  nc: NatsConnection;
+  gatewayUrl: string;
+  paymentUrl: string;
+  processes: BenchProcess[];
+  /** The nats-server nodes, measured like the components. */
+  servers: Array<{ name: string; cpuSeconds(): number; peakRssMb(): number }>;
+  startPaymentStub(): Promise<BenchProcess>;
+  startRelay(): Promise<BenchProcess>;
+  startWorker(name: string): Promise<BenchProcess>;
+  startGateway(): Promise<BenchProcess>;
+  stop(): Promise<void>;
+}
+
+export async function startBenchStack(opts: StackOptions): Promise<BenchStack> {
+  const dir = mkdtempSync(join(tmpdir(), 'nats-orders-bench-'));
+  const nodes = await startNatsServers({
+    bin: findNatsServerBinary(process.env),
+    dir,
+    size: opts.size,
+    syncAlways: opts.syncAlways,
+  });
+  const [stubPort, httpPort] = [await freePort(), await freePort()];
+  const env = {
+    NATS_URL: nodes.map((s) => s.node.url).join(','),
+    REPLICAS: String(opts.size),
+    PAYMENT_URL: `http://127.0.0.1:${stubPort}`,
+    HTTP_HOST: '127.0.0.1',
+    HTTP_PORT: String(httpPort),
+    AUTH_DISABLED: 'true',
+    WORKER_CONCURRENCY: '64',
+  };
+  const config = loadConfig(env);
+  const nc = await connectNats(config, 'bench', createRootLogger('silent'));
+  await provisionTopology(nc, config);
+
+  const processes: BenchProcess[] = [];
+  const start = async (
+    name: string,
+    cliArgs: string[],
+    extraEnv: Record<string, string>,
+    readyUrl: string,
+  ) => {
+    // Each thread of the component (main, tsx's loader) writes a V8 CPU profile when it
+    // exits; the main thread's is the largest.
+    const profile = opts.profileDir
+      ? ['--cpu-prof', `--cpu-prof-dir=${opts.profileDir}/${name}`]
+      : [];
+    const proc = await startCli(name, cliArgs, { ...env, ...extraEnv }, readyUrl, profile);
+    processes.push(proc);
+    return proc;
+  };
+  const withMetrics = async (name: string, cliArgs: string[]) => {
+    const port = await freePort();
+    return start(name, cliArgs, { METRICS_PORT: String(port) }, `http://127.0.0.1:${port}/healthz`);
+  };
+
+  return {
+    nc,
+    gatewayUrl: `http://127.0.0.1:${httpPort}`,
+    paymentUrl: env.PAYMENT_URL,
+    processes,
+    servers: nodes.map((s) => ({
+      name: `nats-server ${s.node.name}`,
+      cpuSeconds: () => procCpuSeconds(s.pid!),
+      peakRssMb: () => procPeakRssMb(s.pid!),
+    })),
+    startPaymentStub: () =>
+      start(
+        'payments-stub',
+        ['payments-stub', '--port', String(stubPort), '--latency-ms', String(PAYMENT_LATENCY_MS)],
+        {},
+        `${env.PAYMENT_URL}/healthz`,
+      ),
+    startRelay: () => withMetrics('relay', ['relay', '--no-provision']),
+    startWorker: (name) => withMetrics(name, ['worker', '--no-provision']),
+    startGateway: () =>
+      start('gateway', ['gateway', '--no-provision'], {}, `http://127.0.0.1:${httpPort}/readyz`),
+    async stop() {
+      await nc.drain().catch(() => undefined);
+      for (const p of processes.reverse()) await p.stop();
+      for (const s of nodes) await s.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

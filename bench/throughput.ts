@@ -1,0 +1,98 @@
+/**
+ * One throughput scenario: a fresh stack, closed-loop HTTP load after a warm-up, a drain until
+ * every accepted order is COMPLETED, an audit of the run, then the ceiling (the same durable
+ * JetStream work without HTTP, XState or payment) on the same server.
+ */
+import { auditRun } from './audit.js';
+import { measureCeiling } from './ceiling.js';
+import { runLoad } from './load.js';
+import { milliseconds, type Settings } from './report.js';
+import { startBenchStack, PAYMENT_LATENCY_MS } from './stack.js';
+
+export interface ThroughputReport {
+  settings: Settings & { paymentLatencyMs: number };
+  acceptedPerSecond: number;
+  sustainedEndToEndPerSecond: number;
+  ceilingPerSecond: number;
+  fractionOfCeiling: number;
+  accepted: number;
+  errors: number;
+  loadSeconds: number;
+  drainSeconds: number;
+  postMs: { p50: number; p90: number; p99: number; max: number };
+  endToEndMs: { p50: number; p99: number };
+  invariantViolations: number;
+  resources: Array<{ process: string; cpuSecondsPer1000Orders: number; peakRssMb: number }>;
+}
+
+export async function runThroughput(
+  settings: Settings,
+  opts: { smoke: boolean; profileDir?: string; log: (line: string) => void },
+): Promise<ThroughputReport> {
+  const stack = await startBenchStack({
+    size: settings.size,
+    syncAlways: settings.syncAlways,
+    ...(opts.profileDir ? { profileDir: opts.profileDir } : {}),
+  });
+  try {
+    opts.log(`bench: ${JSON.stringify(settings)}`);
+    await stack.startPaymentStub();
+    await stack.startRelay();
+    for (let i = 0; i < settings.workers; i++) await stack.startWorker(`worker-${i + 1}`);
+    await stack.startGateway();
+
+    const measured = [...stack.processes, ...stack.servers];
+    const cpuBefore = measured.map((p) => p.cpuSeconds());
+    const result = await runLoad({
+      gatewayUrl: stack.gatewayUrl,
+      nc: stack.nc,
+      concurrency: settings.concurrency,
+      ...(settings.ratePerSecond ? { ratePerSecond: settings.ratePerSecond } : {}),
+      warmupSeconds: settings.warmupSeconds,
+      durationSeconds: settings.durationSeconds,
+      drainTimeoutSeconds: 120,
+      progress: opts.log,
+    });
+    const invariantViolations = await auditRun(stack.nc, stack.paymentUrl, result);
+    const perThousand = (cpu: number) =>
+      Math.round((cpu / Math.max(1, result.accepted)) * 1000 * 100) / 100;
+    const resources = measured.map((p, i) => ({
+      process: p.name,
+      cpuSecondsPer1000Orders: perThousand(p.cpuSeconds() - cpuBefore[i]!),
+      peakRssMb: Math.round(p.peakRssMb()),
+    }));
+
+    opts.log('bench: measuring the ceiling on the same server ...');
+    const ceiling = await measureCeiling(stack.nc, {
+      orders: opts.smoke ? 200 : Math.min(20_000, Math.max(2_000, result.accepted)),
+      inFlight: 256,
+      replicas: settings.size,
+    });
+    const sustained = result.accepted / (result.loadSeconds + result.drainSeconds);
+    return {
+      settings: { ...settings, paymentLatencyMs: PAYMENT_LATENCY_MS },
+      acceptedPerSecond: Math.round(result.accepted / result.loadSeconds),
+      sustainedEndToEndPerSecond: Math.round(sustained),
+      ceilingPerSecond: Math.round(ceiling.ordersPerSecond),
+      fractionOfCeiling: Math.round((sustained / ceiling.ordersPerSecond) * 1000) / 1000,
+      accepted: result.accepted,
+      errors: result.errors,
+      loadSeconds: Math.round(result.loadSeconds * 10) / 10,
+      drainSeconds: Math.round(result.drainSeconds * 100) / 100,
+      postMs: {
+        p50: milliseconds(result.post.getValueAtPercentile(50)),
+        p90: milliseconds(result.post.getValueAtPercentile(90)),
+        p99: milliseconds(result.post.getValueAtPercentile(99)),
+        max: milliseconds(result.post.maxValue),
+      },
+      endToEndMs: {
+        p50: milliseconds(result.endToEnd.getValueAtPercentile(50)),
+        p99: milliseconds(result.endToEnd.getValueAtPercentile(99)),
+      },
+      invariantViolations,
+      resources,
+    };
+  } finally {
+    await stack.stop();
+  }
+}
