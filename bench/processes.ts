@@ -84,7 +84,8 @@ export async function startCli(
       () => false,
     );
     if (ok) return wrapProcess(name, child);
-    await new Promise((r) => setTimeout(r, 100));
+    // Often: start-up time is measured through this wait (bench/cost-growth.ts).
+    await new Promise((r) => setTimeout(r, 25));
   }
   child.kill('SIGKILL');
   throw new Error(`${name} not ready after 60 s:\n${output}`);

@@ -8,12 +8,14 @@
  *   npm run bench -- --size 3 --sync-always       R3 with sync_interval: always
  *   npm run bench -- --rate 500 --concurrency 64  paced: 500 orders/s, at most 64 in flight
  *   npm run bench -- --all                        every scenario family, each swept
+ *   npm run bench -- --cost-growth                POST/GET p99 and start-up at 10^4..10^6 stored
  *   npm run bench -- --profile                    + a V8 CPU profile per component
  *   npm run bench -- --smoke                      a few seconds of tiny load (CI); no files
  */
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { sweepChart } from './chart.js';
+import { costGrowthTable, runCostGrowth } from './cost-growth.js';
 import {
   fileStamp,
   machine,
@@ -24,6 +26,7 @@ import {
   writeResults,
   type Settings,
 } from './report.js';
+import { stopRunningStacks } from './stack.js';
 import { runThroughput, type ThroughputReport } from './throughput.js';
 
 const { values: args } = parseArgs({
@@ -36,6 +39,8 @@ const { values: args } = parseArgs({
     size: { type: 'string', default: '1' },
     'sync-always': { type: 'boolean', default: false },
     all: { type: 'boolean', default: false },
+    'cost-growth': { type: 'boolean', default: false },
+    sizes: { type: 'string', default: '10000,100000,1000000' },
     smoke: { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
   },
@@ -91,6 +96,24 @@ const scenarios: Settings[] = families.flatMap((family) =>
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 const at = new Date();
+for (const signal of ['SIGINT', 'SIGTERM'] as const)
+  process.once(signal, () => {
+    log(`bench: ${signal}: stopping the stack`);
+    void stopRunningStacks().finally(() => process.exit(130));
+  });
+
+if (args['cost-growth']) {
+  const rows = await runCostGrowth({
+    sizes: args.sizes.split(',').map((n) => positiveInteger('sizes', n)),
+    measureSeconds: positiveInteger('duration', args.duration),
+    log,
+  });
+  const table = costGrowthTable(rows);
+  const result = { at: at.toISOString(), machine: machine(), costGrowth: rows };
+  process.stdout.write(`${JSON.stringify(result, null, 2)}\n\n${table}\n`);
+  log(`bench: wrote ${writeResults(`${fileStamp(at)}-cost-growth`, result, table).join(', ')}`);
+  process.exit(0);
+}
 const profileDir = args.profile
   ? fileURLToPath(new URL(`./profiles/${fileStamp(at)}`, import.meta.url))
   : undefined;

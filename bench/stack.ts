@@ -41,6 +41,13 @@ export interface BenchStack {
   stop(): Promise<void>;
 }
 
+const running = new Set<BenchStack>();
+
+/** Stops every stack still running: for Ctrl-C, so no component outlives the bench. */
+export async function stopRunningStacks(): Promise<void> {
+  for (const stack of [...running]) await stack.stop();
+}
+
 export async function startBenchStack(opts: StackOptions): Promise<BenchStack> {
   const dir = mkdtempSync(join(tmpdir(), 'nats-orders-bench-'));
   const nodes = await startNatsServers({
@@ -84,7 +91,7 @@ export async function startBenchStack(opts: StackOptions): Promise<BenchStack> {
     return start(name, cliArgs, { METRICS_PORT: String(port) }, `http://127.0.0.1:${port}/healthz`);
   };
 
-  return {
+  const stack: BenchStack = {
     nc,
     gatewayUrl: `http://127.0.0.1:${httpPort}`,
     paymentUrl: env.PAYMENT_URL,
@@ -106,10 +113,13 @@ export async function startBenchStack(opts: StackOptions): Promise<BenchStack> {
     startGateway: () =>
       start('gateway', ['gateway', '--no-provision'], {}, `http://127.0.0.1:${httpPort}/readyz`),
     async stop() {
+      running.delete(stack);
       await nc.drain().catch(() => undefined);
       for (const p of processes.reverse()) await p.stop();
       for (const s of nodes) await s.stop();
       rmSync(dir, { recursive: true, force: true });
     },
   };
+  running.add(stack);
+  return stack;
 }
