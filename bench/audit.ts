@@ -51,6 +51,7 @@ export async function auditRun(
         status: record?.status,
         history: record?.context.history.map((h) => h.status),
         outbox: record?.outbox.map((e) => e.type),
+        lastError: record?.context.lastError,
         completedEventInOrdersStream: await completedEventStored(orderId),
       };
     }),

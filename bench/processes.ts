@@ -16,6 +16,8 @@ export interface BenchProcess {
   cpuSeconds(): number;
   /** Peak resident set (VmHWM), in MB. */
   peakRssMb(): number;
+  /** The last 20,000 characters it logged (components log at warn in the bench). */
+  output(): string;
   stop(): Promise<void>;
 }
 
@@ -39,7 +41,11 @@ export function procPeakRssMb(pid: number): number {
   }
 }
 
-export function wrapProcess(name: string, child: ChildProcess): BenchProcess {
+export function wrapProcess(
+  name: string,
+  child: ChildProcess,
+  output: () => string = () => '',
+): BenchProcess {
   const pid = child.pid!;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   return {
@@ -47,6 +53,7 @@ export function wrapProcess(name: string, child: ChildProcess): BenchProcess {
     pid,
     cpuSeconds: () => procCpuSeconds(pid),
     peakRssMb: () => procPeakRssMb(pid),
+    output,
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill('SIGTERM');
@@ -83,7 +90,7 @@ export async function startCli(
       (r) => r.ok,
       () => false,
     );
-    if (ok) return wrapProcess(name, child);
+    if (ok) return wrapProcess(name, child, () => output);
     // Often: start-up time is measured through this wait (bench/cost-growth.ts).
     await new Promise((r) => setTimeout(r, 25));
   }

@@ -53,7 +53,14 @@ export async function runThroughput(
       drainTimeoutSeconds: 120,
       progress: opts.log,
     });
-    const invariantViolations = await auditRun(stack.nc, stack.paymentUrl, result);
+    const invariantViolations = await auditRun(stack.nc, stack.paymentUrl, result).catch(
+      (err: unknown) => {
+        // What the components logged (warnings and errors) is the next thing to look at.
+        for (const p of stack.processes)
+          opts.log(`--- ${p.name} log tail:\n${p.output().slice(-3000)}`);
+        throw err;
+      },
+    );
     const perThousand = (cpu: number) =>
       Math.round((cpu / Math.max(1, result.accepted)) * 1000 * 100) / 100;
     const resources = measured.map((p, i) => ({
