@@ -147,6 +147,39 @@ function parseCrash(env: Env): CrashSettings | undefined {
   });
 }
 
+/**
+ * Every environment variable loadConfig reads: deployment files are checked against it
+ * (test/unit/compose.unit.test.ts), so a misspelt setting there cannot pass silently.
+ */
+export const CONFIG_VARIABLES = [
+  'NATS_URL',
+  'NATS_CREDS',
+  'NATS_USER',
+  'NATS_PASSWORD',
+  'NATS_TLS_CA',
+  'NATS_TLS_CERT',
+  'NATS_TLS_KEY',
+  'HTTP_HOST',
+  'HTTP_PORT',
+  'PAYMENT_URL',
+  'PAYMENT_TIMEOUT_MS',
+  'REPLICAS',
+  'WORKER_CONCURRENCY',
+  'MAX_DELIVER',
+  'BACKOFF',
+  'IDEMPOTENCY_TTL',
+  'IDEMPOTENCY_LEASE',
+  'LOG_LEVEL',
+  'METRICS_PORT',
+  'API_KEYS',
+  'ADMIN_API_KEY',
+  'AUTH_DISABLED',
+  'DATA_DIR',
+  'CRASH_POINT',
+  'CRASH_AFTER',
+  'CRASH_SIGNAL',
+] as const;
+
 export interface LoadConfigOptions {
   /** Set by `nats-orders dev`: the only mode in which auth may be off. */
   devMode?: boolean;
