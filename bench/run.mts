@@ -119,23 +119,36 @@ const profileDir = args.profile
   : undefined;
 
 const reports: ThroughputReport[] = [];
+/** A scenario that failed is reported as such; the others still run and are written. */
+const failures: Array<{ scenario: string; error: string }> = [];
 for (const [i, settings] of scenarios.entries()) {
   if (scenarios.length > 1)
     log(`\nbench: scenario ${i + 1} of ${scenarios.length}: ${scenarioLabel(settings)}`);
-  reports.push(
-    await runThroughput(settings, {
-      smoke,
-      log,
-      ...(profileDir ? { profileDir: `${profileDir}/${i + 1}` } : {}),
-    }),
-  );
+  try {
+    reports.push(
+      await runThroughput(settings, {
+        smoke,
+        log,
+        ...(profileDir ? { profileDir: `${profileDir}/${i + 1}` } : {}),
+      }),
+    );
+  } catch (err) {
+    if (scenarios.length === 1) throw err;
+    log(`bench: scenario failed: ${String(err)}`);
+    failures.push({ scenario: scenarioLabel(settings), error: String(err).split('\n')[0]! });
+  }
 }
 
-const markdown = [scenarioTable(reports), '', resourceTable(reports)].join('\n');
+const markdown = [
+  scenarioTable(reports),
+  '',
+  resourceTable(reports),
+  ...failures.map((f) => `\nFailed: ${f.scenario}: ${f.error}`),
+].join('\n');
 const single = reports.length === 1;
 const result = single
   ? { at: at.toISOString(), machine: machine(), ...reports[0]! }
-  : { at: at.toISOString(), machine: machine(), reports };
+  : { at: at.toISOString(), machine: machine(), reports, failures };
 process.stdout.write(`${JSON.stringify(result, null, 2)}\n\n${markdown}\n`);
 // A smoke run checks the bench works; a profiled run is slowed by the profiler: neither is a result.
 if (!smoke && !profileDir) {

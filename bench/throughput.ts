@@ -15,6 +15,8 @@ export interface ThroughputReport {
   sustainedEndToEndPerSecond: number;
   ceilingPerSecond: number;
   fractionOfCeiling: number;
+  /** Compare-and-set conflicts the ceiling run met (retried publishes under leader changes). */
+  ceilingConflicts: number;
   accepted: number;
   errors: number;
   loadSeconds: number;
@@ -82,6 +84,7 @@ export async function runThroughput(
       sustainedEndToEndPerSecond: Math.round(sustained),
       ceilingPerSecond: Math.round(ceiling.ordersPerSecond),
       fractionOfCeiling: Math.round((sustained / ceiling.ordersPerSecond) * 1000) / 1000,
+      ceilingConflicts: ceiling.conflicts,
       accepted: result.accepted,
       errors: result.errors,
       loadSeconds: Math.round(result.loadSeconds * 10) / 10,
