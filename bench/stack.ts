@@ -64,6 +64,8 @@ export async function startBenchStack(opts: StackOptions): Promise<BenchStack> {
     HTTP_HOST: '127.0.0.1',
     HTTP_PORT: String(httpPort),
     AUTH_DISABLED: 'true',
+    // One client address drives the whole load: no per-caller limit in a bench.
+    RATE_LIMIT_PER_SECOND: '0',
     WORKER_CONCURRENCY: '64',
   };
   const config = loadConfig(env);

@@ -15,6 +15,7 @@ import type { Logger, Metrics } from '../shared/index.js';
 import { adminRoutes } from './admin.routes.js';
 import type { Authenticate } from './auth.js';
 import type { OrderService } from './order-service.js';
+import { registerHttpGuards, type HttpGuardOptions } from './http-guards.js';
 import { ordersRoutes } from './orders.routes.js';
 import { PROBLEM_CONTENT_TYPE, ProblemError, asProblem } from './problem.js';
 import { AJV_OPTIONS, MAX_BODY_BYTES, validationProblem } from './schemas.js';
@@ -22,6 +23,8 @@ import { AJV_OPTIONS, MAX_BODY_BYTES, validationProblem } from './schemas.js';
 export interface AppDeps {
   service: OrderService;
   authenticate: Authenticate;
+  /** Security headers and the rate limit (http-guards.ts). */
+  guards: HttpGuardOptions;
   /** The dead-letter queue for the admin routes, and the key that guards them. */
   deadLetters?: DeadLetterDesk;
   adminApiKey?: string | undefined;
@@ -73,9 +76,12 @@ export function buildApp(deps: AppDeps): FastifyInstance {
 
   // JSON only: Fastify also parses text/plain by default, which would turn a 415 into a 400.
   app.removeContentTypeParser('text/plain');
+  registerHttpGuards(app, deps.guards);
   app.setErrorHandler((err: FastifyError, req, reply) => {
     const problem = err instanceof ProblemError ? err : (frameworkProblem(err) ?? asProblem(err));
     if (problem.statusCode >= 500) req.log.error({ err }, 'request failed');
+    // RFC 6750: a refused bearer token says which scheme the API expects.
+    if (problem.statusCode === 401) reply.header('www-authenticate', 'Bearer realm="nats-orders"');
     return reply.code(problem.statusCode).type(PROBLEM_CONTENT_TYPE).send(problem.toBody(req.url));
   });
   app.setNotFoundHandler((req, reply) =>

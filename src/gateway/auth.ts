@@ -8,13 +8,15 @@ import { ProblemError } from './problem.js';
 export const DEFAULT_TENANT = 'default';
 
 export type Authenticate = (authorization: string | undefined) => string;
+/** The tenant of a presented Authorization header, or undefined when it is not a known key. */
+export type Identify = (authorization: string | undefined) => string | undefined;
 
-export function createAuthenticator(apiKeys: ReadonlyMap<string, string>): Authenticate {
+export function createIdentifier(apiKeys: ReadonlyMap<string, string>): Identify {
   const keys = [...apiKeys].map(([key, tenant]) => ({ key: Buffer.from(key), tenant }));
   return (authorization) => {
     if (keys.length === 0) return DEFAULT_TENANT;
     const match = /^Bearer ([\x21-\x7e]+)$/.exec(authorization ?? '');
-    if (!match) throw new ProblemError(401, 'UNAUTHORIZED');
+    if (!match) return undefined;
     const presented = Buffer.from(match[1]!);
     // Compare against every key in constant time, so timing does not reveal a prefix.
     let tenant: string | undefined;
@@ -23,7 +25,15 @@ export function createAuthenticator(apiKeys: ReadonlyMap<string, string>): Authe
         tenant = candidate.tenant;
       }
     }
-    if (!tenant) throw new ProblemError(401, 'UNAUTHORIZED');
+    return tenant;
+  };
+}
+
+export function createAuthenticator(apiKeys: ReadonlyMap<string, string>): Authenticate {
+  const identify = createIdentifier(apiKeys);
+  return (authorization) => {
+    const tenant = identify(authorization);
+    if (tenant === undefined) throw new ProblemError(401, 'UNAUTHORIZED');
     return tenant;
   };
 }

@@ -21,7 +21,7 @@ import {
   type NatsConnection,
 } from '../shared/index.js';
 import { buildApp } from './app.js';
-import { createAuthenticator } from './auth.js';
+import { createAuthenticator, createIdentifier } from './auth.js';
 import { createIdempotencyStore } from './idempotency.js';
 import { startNatsApi } from './nats-api.js';
 import { createOrderService } from './order-service.js';
@@ -44,6 +44,7 @@ export async function createGateway(deps: {
     | 'devMode'
     | 'adminApiKey'
     | 'idempotencyLeaseMs'
+    | 'rateLimitPerSecond'
   >;
   log: Logger;
   crashPoint?: CrashPoint;
@@ -77,10 +78,12 @@ export async function createGateway(deps: {
     metrics: deps.metrics,
   });
   const authenticate = createAuthenticator(config.apiKeys);
+  const identify = createIdentifier(config.apiKeys);
   const connection = deps.connection ?? monitorConnection(nc, log);
   const app = buildApp({
     service,
     authenticate,
+    guards: { identify, rateLimitPerSecond: config.rateLimitPerSecond },
     deadLetters: deps.deadLetters,
     metrics: deps.metrics,
     adminApiKey: config.adminApiKey,

@@ -28,6 +28,7 @@ const TITLES: Record<string, string> = {
   NOT_FOUND: 'No such resource',
   METHOD_NOT_ALLOWED: 'Method not allowed',
   SERVICE_UNAVAILABLE: 'The service is temporarily unavailable',
+  RATE_LIMITED: 'Too many requests for this API key',
   INTERNAL: 'Internal error',
 };
 

@@ -37,6 +37,8 @@ export interface Config {
   /** API key -> tenant. Empty means auth is off, which only dev mode allows. */
   apiKeys: ReadonlyMap<string, string>;
   adminApiKey: string | undefined;
+  /** Gateway requests per second per API key (per address for unknown callers); 0 = off. */
+  rateLimitPerSecond: number;
   /** AUTH_DISABLED=true: run a gateway without API keys outside dev mode, knowingly. */
   authDisabled: boolean;
   devMode: boolean;
@@ -174,6 +176,7 @@ export const CONFIG_VARIABLES = [
   'API_KEYS',
   'ADMIN_API_KEY',
   'AUTH_DISABLED',
+  'RATE_LIMIT_PER_SECOND',
   'DATA_DIR',
   'CRASH_POINT',
   'CRASH_AFTER',
@@ -229,6 +232,7 @@ export function loadConfig(env: Env = process.env, opts: LoadConfigOptions = {})
         : intVar(env, 'METRICS_PORT', 0, 0, 65_535),
     apiKeys,
     adminApiKey: env.ADMIN_API_KEY || undefined,
+    rateLimitPerSecond: intVar(env, 'RATE_LIMIT_PER_SECOND', 100, 0, 1_000_000),
     authDisabled: env.AUTH_DISABLED === 'true',
     devMode,
     dataDir: env.DATA_DIR || '.data',

@@ -1,0 +1,54 @@
+/**
+ * What every HTTP answer gets before any route runs: security headers (@fastify/helmet, set
+ * for a JSON API that no browser should render or frame) and a rate limit per API key
+ * (@fastify/rate-limit), counted per presented key when it is a known one and per client
+ * address otherwise, so random keys cannot buy fresh budgets. A refusal is a problem+json 429
+ * with Retry-After.
+ */
+import { createHash } from 'node:crypto';
+import helmet from '@fastify/helmet';
+import rateLimit from '@fastify/rate-limit';
+import type { FastifyInstance } from 'fastify';
+import type { Identify } from './auth.js';
+import { ProblemError } from './problem.js';
+
+export interface HttpGuardOptions {
+  /** Requests per second per API key (or per address for unknown callers); 0 turns it off. */
+  rateLimitPerSecond: number;
+  identify: Identify;
+}
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest('base64url');
+
+/** Registers both on the root instance (both are fastify-plugin wrapped: their hooks are global). */
+export function registerHttpGuards(app: FastifyInstance, opts: HttpGuardOptions): void {
+  void app.register(helmet, {
+    contentSecurityPolicy: {
+      useDefaults: false,
+      directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] },
+    },
+    frameguard: { action: 'deny' },
+    // An API behind TLS termination: tell browsers to stay on HTTPS for a year.
+    hsts: { maxAge: 31_536_000, includeSubDomains: true },
+    crossOriginResourcePolicy: { policy: 'same-origin' },
+  });
+  if (opts.rateLimitPerSecond <= 0) return;
+  void app.register(rateLimit, {
+    max: opts.rateLimitPerSecond,
+    timeWindow: 1_000,
+    // Probes and scrapes are not client traffic.
+    allowList: (req) => ['/healthz', '/readyz', '/metrics'].includes(req.url),
+    keyGenerator: (req) => {
+      const authorization = req.headers.authorization;
+      return opts.identify(authorization) !== undefined
+        ? `key:${sha256(authorization!)}`
+        : `ip:${req.ip}`;
+    },
+    errorResponseBuilder: (_req, context) =>
+      new ProblemError(
+        429,
+        'RATE_LIMITED',
+        `more than ${context.max} requests per second for this API key; retry in ${context.after}`,
+      ),
+  });
+}
