@@ -11,6 +11,7 @@ import {
   checkInvariants,
   decodeOrderRecord,
   isNoMessageFound,
+  readLedgerCharges,
   openOrdersBucket,
   violationCount,
 } from '../src/shared/index.js';
@@ -21,10 +22,7 @@ export async function auditRun(
   paymentUrl: string,
   result: Pick<LoadResult, 'acceptedIds' | 'unfinished'>,
 ): Promise<number> {
-  const ledger = (await (await fetch(`${paymentUrl}/_stub/ledger`)).json()) as {
-    keys: Record<string, { charges: number }>;
-  };
-  const charges = new Map(Object.entries(ledger.keys).map(([key, e]) => [key, e.charges]));
+  const charges = await readLedgerCharges(`${paymentUrl}/_stub/ledger`);
   const js = jetstream(nc);
   const report = await checkInvariants({ js, charges, accepted: result.acceptedIds });
   const violations = violationCount(report);

@@ -10,7 +10,6 @@
 import { randomInt } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import * as hdr from 'hdr-histogram-js';
 import { nuid } from '@nats-io/transport-node';
 import { Pool } from 'undici';
 import { initialRecord, nextRecord } from '../src/actors/index.js';
@@ -26,7 +25,7 @@ import {
   withoutOutboxEvents,
   type OrderRecord,
 } from '../src/shared/index.js';
-import { milliseconds } from './report.js';
+import { latencyHistogram, milliseconds, recordMs } from './report.js';
 import { startBenchStack, type BenchStack } from './stack.js';
 
 export interface CostGrowthRow {
@@ -144,11 +143,7 @@ async function measureRequests(stack: BenchStack, ids: string[], seconds: number
     /** The status every response must have; any for the warm-up. */
     expected?: number,
   ) => {
-    const h = hdr.build({
-      lowestDiscernibleValue: 1,
-      highestTrackableValue: 60_000_000,
-      numberOfSignificantValueDigits: 3,
-    });
+    const h = latencyHistogram(60);
     const end = performance.now() + phaseSeconds * 1000;
     await Promise.all(
       Array.from({ length: concurrency }, async () => {
@@ -159,7 +154,7 @@ async function measureRequests(stack: BenchStack, ids: string[], seconds: number
           await res.body.text();
           if (expected !== undefined && res.statusCode !== expected)
             throw new Error(`${request.method} ${request.path} answered ${res.statusCode}`);
-          h.recordValue(Math.max(1, Math.round((performance.now() - t0) * 1000)));
+          recordMs(h, performance.now() - t0);
         }
       }),
     );

@@ -6,7 +6,8 @@
  * histogram after the warm-up; end-to-end latency (202 to COMPLETED) is observed from the
  * `orders.events.completed.*` events on a core NATS subscription.
  */
-import * as hdr from 'hdr-histogram-js';
+import type * as hdr from 'hdr-histogram-js';
+import { latencyHistogram, recordMs } from './report.js';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Pool } from 'undici';
 
@@ -41,16 +42,8 @@ export async function runLoad(opts: {
   drainTimeoutSeconds: number;
   progress: (line: string) => void;
 }): Promise<LoadResult> {
-  const post = hdr.build({
-    lowestDiscernibleValue: 1,
-    highestTrackableValue: 60_000_000,
-    numberOfSignificantValueDigits: 3,
-  });
-  const endToEnd = hdr.build({
-    lowestDiscernibleValue: 1,
-    highestTrackableValue: 600_000_000,
-    numberOfSignificantValueDigits: 3,
-  });
+  const post = latencyHistogram(60);
+  const endToEnd = latencyHistogram(600);
   const acceptedAt = new Map<string, number>();
   const acceptedIds: string[] = [];
   // A completed event can be read before the 202 that announced its order: a starved bench
@@ -59,7 +52,7 @@ export async function runLoad(opts: {
   const completedEarly = new Map<string, number>();
   let completedMeasured = 0;
   const recordEndToEnd = (ms: number) => {
-    endToEnd.recordValue(Math.max(1, Math.round(ms * 1000)));
+    recordMs(endToEnd, ms);
     completedMeasured++;
   };
   const sub = opts.nc.subscribe('orders.events.completed.>', {
@@ -111,7 +104,7 @@ export async function runLoad(opts: {
           continue;
         }
         if (t0 >= warmupEnd) {
-          post.recordValue(Math.max(1, Math.round((t1 - t0) * 1000)));
+          recordMs(post, t1 - t0);
           const { orderId } = JSON.parse(text) as { orderId: string };
           acceptedIds.push(orderId);
           accepted++;

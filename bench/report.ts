@@ -3,6 +3,7 @@
  * and as Markdown tables under bench/results/ (plus an SVG chart for a sweep).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
+import * as hdr from 'hdr-histogram-js';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,6 +25,20 @@ export const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url))
 
 /** HDR histograms hold microseconds; reports show milliseconds to the microsecond. */
 export const milliseconds = (us: number): number => Math.round(us) / 1000;
+
+/** A latency histogram in microseconds, 3 significant digits, up to `maxSeconds`. */
+export function latencyHistogram(maxSeconds: number): hdr.Histogram {
+  return hdr.build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: maxSeconds * 1_000_000,
+    numberOfSignificantValueDigits: 3,
+  });
+}
+
+/** Records a duration given in milliseconds (at least 1 µs). */
+export function recordMs(histogram: hdr.Histogram, ms: number): void {
+  histogram.recordValue(Math.max(1, Math.round(ms * 1000)));
+}
 
 export function machine() {
   return {

@@ -14,6 +14,8 @@ import { onShutdown, runCommand } from './run.js';
 import {
   StartupError,
   checkInvariants,
+  errorMessage,
+  readLedgerCharges,
   connectNats,
   createRootLogger,
   loadConfig,
@@ -222,10 +224,9 @@ program
       const ledgerUrl =
         opts.ledgerUrl ?? (config.paymentUrl ? `${config.paymentUrl}/_stub/ledger` : undefined);
       if (!ledgerUrl) throw new StartupError('give --ledger-url or set PAYMENT_URL');
-      const res = await fetch(ledgerUrl);
-      if (!res.ok) throw new StartupError(`ledger ${ledgerUrl} answered ${res.status}`);
-      const ledger = (await res.json()) as { keys: Record<string, { charges: number }> };
-      const charges = new Map(Object.entries(ledger.keys).map(([k, e]) => [k, e.charges]));
+      const charges = await readLedgerCharges(ledgerUrl).catch((err: unknown) => {
+        throw new StartupError(errorMessage(err), err);
+      });
       const nc = await connectNats(config, 'nats-orders-check', createRootLogger('warn'));
       try {
         const report = await checkInvariants({ js: jetstream(nc), charges });

@@ -23,6 +23,14 @@ export interface OrderRevision {
 /** Charges per order id (the payment idempotency key), as the payment service reports them. */
 export type ChargesByOrder = ReadonlyMap<string, number>;
 
+/** Reads a ledger in the payment stub's format (`GET <stub>/_stub/ledger`). */
+export async function readLedgerCharges(ledgerUrl: string): Promise<ChargesByOrder> {
+  const res = await fetch(ledgerUrl);
+  if (!res.ok) throw new Error(`ledger ${ledgerUrl} answered ${res.status}`);
+  const ledger = (await res.json()) as { keys: Record<string, { charges: number }> };
+  return new Map(Object.entries(ledger.keys).map(([key, entry]) => [key, entry.charges]));
+}
+
 export interface InvariantReport {
   orders: number;
   /** Broken promises, by order id. Every list empty = the run kept every promise. */

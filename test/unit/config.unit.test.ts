@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { StartupError, loadConfig, parseDuration } from '../../src/shared/index.js';
+import {
+  CONFIG_VARIABLES,
+  StartupError,
+  loadConfig,
+  parseDuration,
+} from '../../src/shared/index.js';
 
 const fails = (env: Record<string, string>) => {
   try {
@@ -82,5 +87,29 @@ describe('loadConfig', () => {
     expect(parseDuration('1d')).toBe(86_400_000);
     expect(parseDuration('-1s')).toBeUndefined();
     expect(parseDuration('5 minutes')).toBeUndefined();
+  });
+});
+
+describe('CONFIG_VARIABLES', () => {
+  it('names every environment variable loadConfig reads (deployment files are checked against it)', () => {
+    const read = new Set<string>();
+    // Set the variables that open conditional branches, so those reads are seen too.
+    const values: Record<string, string> = {
+      CRASH_POINT: 'worker.after-payment',
+      METRICS_PORT: '9464',
+      NATS_USER: 'u',
+      NATS_PASSWORD: 'p',
+    };
+    const env = new Proxy(values, {
+      get: (target, name: string) => {
+        read.add(name);
+        return target[name];
+      },
+    });
+    loadConfig(env);
+    expect(
+      [...read].filter((name) => !(CONFIG_VARIABLES as readonly string[]).includes(name)),
+    ).toEqual([]);
+    expect([...CONFIG_VARIABLES].filter((name) => !read.has(name))).toEqual([]);
   });
 });
