@@ -20,11 +20,13 @@ import {
   createRootLogger,
   loadConfig,
   violationCount,
+  PACKAGE_VERSION,
 } from './shared/index.js';
 import { jetstream } from '@nats-io/jetstream';
 
 const program = new Command('nats-orders')
   .description('Exactly-once order intake and payment processing on NATS JetStream')
+  .version(PACKAGE_VERSION)
   .showHelpAfterError();
 
 const int = (name: string) => (value: string) => {

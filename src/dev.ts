@@ -124,7 +124,7 @@ export async function runDev(env: Env): Promise<void> {
     [
       '',
       'nats-orders dev is running (authentication off: dev mode)',
-      `  HTTP API   ${api}`,
+      `  HTTP API   ${api}  (OpenAPI and Swagger UI at ${api}/docs)`,
       `  NATS       ${natsUrl}${nats ? `  (embedded, data in ${join(base.dataDir, 'nats')})` : ''}`,
       `  payments   ${paymentUrl}${stub ? '  (stub; charges at /_stub/ledger)' : ''}`,
       '',

@@ -3,10 +3,19 @@
  * list, show, redrive one or all matching a filter, purge. Behind `ADMIN_API_KEY` (a bearer
  * key of its own, never a tenant key); without it the routes answer 403 ADMIN_API_DISABLED.
  */
-import { Type, type Static } from '@sinclair/typebox';
+import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { DeadLetterDesk, RedriveResult } from '../relay/index.js';
+import {
+  DeadLetterSchema,
+  FilterBodySchema,
+  ListQuerySchema,
+  RedriveResultSchema,
+  type FilterBody,
+  type ListQuery,
+} from './admin.schemas.js';
 import { createAuthenticator } from './auth.js';
+import { ADMIN_KEY, BODY_PROBLEMS, answers, refTo } from './openapi.js';
 import { ProblemError } from './problem.js';
 
 export interface AdminRoutesOptions {
@@ -14,30 +23,22 @@ export interface AdminRoutesOptions {
   adminApiKey: string | undefined;
 }
 
-const FilterFields = {
-  tenant: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
-  kind: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
-  errorCode: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
-};
-const ListQuerySchema = Type.Object(
-  {
-    ...FilterFields,
-    orderId: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
-    // A string: query values are never coerced (see AJV_OPTIONS).
-    limit: Type.Optional(Type.String({ pattern: '^[1-9][0-9]{0,3}$' })),
-  },
+const security = [{ [ADMIN_KEY]: [] }];
+const tags = ['dead letters'];
+const OrderIdParams = Type.Object({ orderId: Type.String() });
+const Purged = Type.Object(
+  { purged: Type.Integer({ description: 'Entries removed' }) },
   { additionalProperties: false },
 );
-/** An empty filter `{}` means every entry: the body is required so that "all" is explicit. */
-const FilterBodySchema = Type.Object(FilterFields, { additionalProperties: false });
-type ListQuery = Static<typeof ListQuerySchema>;
-type FilterBody = Static<typeof FilterBodySchema>;
+const OUTCOMES = ['redriven', 'already_redriven', 'not_redrivable'] as const;
+/** Every route may answer 401 (wrong key) and 403 (ADMIN_API_KEY unset). */
+const GUARDED = [401, 403];
 
 const notRedrivable = (result: RedriveResult) =>
   new ProblemError(409, 'DEAD_LETTER_NOT_REDRIVABLE', result.detail);
 
 function tally(results: readonly RedriveResult[]): Record<string, number> {
-  const counts: Record<string, number> = { redriven: 0, already_redriven: 0, not_redrivable: 0 };
+  const counts: Record<string, number> = Object.fromEntries(OUTCOMES.map((o) => [o, 0]));
   for (const r of results) counts[r.outcome] = (counts[r.outcome] ?? 0) + 1;
   return counts;
 }
@@ -59,44 +60,145 @@ export async function adminRoutes(app: FastifyInstance, opts: AdminRoutesOptions
 
   app.get<{ Querystring: ListQuery }>(
     '/dlq',
-    { schema: { querystring: ListQuerySchema } },
+    {
+      schema: {
+        summary: 'List dead letters, oldest first, optionally filtered',
+        tags,
+        security,
+        querystring: ListQuerySchema,
+        response: answers(
+          {
+            status: 200,
+            description: 'Matching entries; truncated when there are more than `limit`',
+            schema: Type.Object(
+              { entries: Type.Array(refTo(DeadLetterSchema)), truncated: Type.Boolean() },
+              { additionalProperties: false },
+            ),
+          },
+          [...GUARDED, 400],
+        ),
+      },
+    },
     async (req) => {
       const { limit, ...filter } = req.query;
       return deadLetters.list(filter, limit ? Number(limit) : 100);
     },
   );
 
-  app.get<{ Params: { orderId: string } }>('/dlq/:orderId', async (req) => {
-    const entry = await deadLetters.show(req.params.orderId);
-    if (!entry) throw new ProblemError(404, 'DEAD_LETTER_NOT_FOUND');
-    return entry;
-  });
+  app.get<{ Params: { orderId: string } }>(
+    '/dlq/:orderId',
+    {
+      schema: {
+        summary: "Show an order's dead letter",
+        tags,
+        security,
+        params: OrderIdParams,
+        response: answers(
+          { status: 200, description: 'The entry', schema: refTo(DeadLetterSchema) },
+          [...GUARDED, 404],
+        ),
+      },
+    },
+    async (req) => {
+      const entry = await deadLetters.show(req.params.orderId);
+      if (!entry) throw new ProblemError(404, 'DEAD_LETTER_NOT_FOUND');
+      return entry;
+    },
+  );
 
-  app.post<{ Params: { orderId: string } }>('/dlq/:orderId/redrive', async (req) => {
-    const result = await deadLetters.redrive(req.params.orderId);
-    if (!result) throw new ProblemError(404, 'DEAD_LETTER_NOT_FOUND');
-    if (result.outcome === 'not_redrivable') throw notRedrivable(result);
-    return result;
-  });
+  app.post<{ Params: { orderId: string } }>(
+    '/dlq/:orderId/redrive',
+    {
+      schema: {
+        summary: 'Run a dead-lettered order again',
+        description:
+          'The order goes back to CREATED in a new generation with a fresh delivery budget; the payment is idempotent on the order id, so an order charged during an unknown outcome is not charged again. The entry is removed.',
+        tags,
+        security,
+        params: OrderIdParams,
+        response: answers(
+          { status: 200, description: 'Redriven', schema: refTo(RedriveResultSchema) },
+          [...GUARDED, ...BODY_PROBLEMS, 404, 409],
+        ),
+      },
+    },
+    async (req) => {
+      const result = await deadLetters.redrive(req.params.orderId);
+      if (!result) throw new ProblemError(404, 'DEAD_LETTER_NOT_FOUND');
+      if (result.outcome === 'not_redrivable') throw notRedrivable(result);
+      return result;
+    },
+  );
 
   app.post<{ Body: FilterBody }>(
     '/dlq/redrive',
-    { schema: { body: FilterBodySchema } },
+    {
+      schema: {
+        summary: 'Redrive every dead letter that matches a filter ({} = all)',
+        tags,
+        security,
+        body: FilterBodySchema,
+        response: answers(
+          {
+            status: 200,
+            description: 'What happened to each matching entry',
+            schema: Type.Object(
+              {
+                counts: Type.Object(Object.fromEntries(OUTCOMES.map((o) => [o, Type.Integer()])), {
+                  additionalProperties: false,
+                }),
+                results: Type.Array(refTo(RedriveResultSchema)),
+              },
+              { additionalProperties: false },
+            ),
+          },
+          [...GUARDED, ...BODY_PROBLEMS],
+        ),
+      },
+    },
     async (req) => {
       const results = await deadLetters.redriveAll(req.body);
       return { counts: tally(results), results };
     },
   );
 
-  app.delete<{ Params: { orderId: string } }>('/dlq/:orderId', async (req) => {
-    const purged = await deadLetters.purge(req.params.orderId);
-    if (purged === 0) throw new ProblemError(404, 'DEAD_LETTER_NOT_FOUND');
-    return { purged };
-  });
+  app.delete<{ Params: { orderId: string } }>(
+    '/dlq/:orderId',
+    {
+      schema: {
+        summary: "Remove an order's dead letter (the order stays FAILED_PERMANENT)",
+        tags,
+        security,
+        params: OrderIdParams,
+        // No body is expected, but one sent is parsed (400/413/415) as on any DELETE.
+        response: answers({ status: 200, description: 'Removed', schema: Purged }, [
+          ...GUARDED,
+          ...BODY_PROBLEMS,
+          404,
+        ]),
+      },
+    },
+    async (req) => {
+      const purged = await deadLetters.purge(req.params.orderId);
+      if (purged === 0) throw new ProblemError(404, 'DEAD_LETTER_NOT_FOUND');
+      return { purged };
+    },
+  );
 
   app.post<{ Body: FilterBody }>(
     '/dlq/purge',
-    { schema: { body: FilterBodySchema } },
+    {
+      schema: {
+        summary: 'Remove every dead letter that matches a filter ({} = all)',
+        tags,
+        security,
+        body: FilterBodySchema,
+        response: answers({ status: 200, description: 'Removed', schema: Purged }, [
+          ...GUARDED,
+          ...BODY_PROBLEMS,
+        ]),
+      },
+    },
     async (req) => ({ purged: await deadLetters.purgeAll(req.body) }),
   );
 }

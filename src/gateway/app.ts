@@ -8,17 +8,39 @@ import Fastify, {
   type FastifyBaseLogger,
   type FastifyError,
   type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
 } from 'fastify';
 import { nuid } from '@nats-io/transport-node';
 import type { DeadLetterDesk } from '../relay/index.js';
-import type { Logger, Metrics } from '../shared/index.js';
+import { PACKAGE_VERSION, type Logger, type Metrics } from '../shared/index.js';
 import { adminRoutes } from './admin.routes.js';
+import { DeadLetterSchema, RedriveResultSchema } from './admin.schemas.js';
 import type { Authenticate } from './auth.js';
 import type { OrderService } from './order-service.js';
 import { registerHttpGuards, type HttpGuardOptions } from './http-guards.js';
+import { registerOpenApi } from './openapi.js';
+import { operationsRoutes } from './operations.routes.js';
 import { ordersRoutes } from './orders.routes.js';
-import { PROBLEM_CONTENT_TYPE, ProblemError, asProblem } from './problem.js';
-import { AJV_OPTIONS, MAX_BODY_BYTES, validationProblem } from './schemas.js';
+import { PROBLEM_CONTENT_TYPE, ProblemError, ProblemSchema, asProblem } from './problem.js';
+import {
+  AJV_OPTIONS,
+  AcceptedOrderSchema,
+  CreateOrderSchema,
+  MAX_BODY_BYTES,
+  OrderViewSchema,
+  validationProblem,
+} from './schemas.js';
+
+/** The schemas routes refer to by $id; the OpenAPI document lists them as components. */
+const SHARED_SCHEMAS = [
+  ProblemSchema,
+  CreateOrderSchema,
+  AcceptedOrderSchema,
+  OrderViewSchema,
+  DeadLetterSchema,
+  RedriveResultSchema,
+];
 
 export interface AppDeps {
   service: OrderService;
@@ -58,6 +80,13 @@ function frameworkProblem(err: FastifyError): ProblemError | undefined {
   return undefined;
 }
 
+function notFound(req: FastifyRequest, reply: FastifyReply) {
+  return reply
+    .code(404)
+    .type(PROBLEM_CONTENT_TYPE)
+    .send(new ProblemError(404, 'NOT_FOUND').toBody(req.url));
+}
+
 export function buildApp(deps: AppDeps): FastifyInstance {
   // Fastify's logger type is pino's minus a few fields: widen by assignment, not assertion.
   const loggerInstance: FastifyBaseLogger = deps.log.child({ component: 'gateway' });
@@ -77,19 +106,19 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   // JSON only: Fastify also parses text/plain by default, which would turn a 415 into a 400.
   app.removeContentTypeParser('text/plain');
   registerHttpGuards(app, deps.guards);
+  for (const schema of SHARED_SCHEMAS) app.addSchema(schema);
+  registerOpenApi(app, { version: PACKAGE_VERSION });
   app.setErrorHandler((err: FastifyError, req, reply) => {
+    // No route matched: Fastify still parses the body on the way to the not-found handler, so
+    // a broken body would otherwise answer 400/413/415 for a route that does not exist.
+    if (req.is404) return notFound(req, reply);
     const problem = err instanceof ProblemError ? err : (frameworkProblem(err) ?? asProblem(err));
     if (problem.statusCode >= 500) req.log.error({ err }, 'request failed');
     // RFC 6750: a refused bearer token says which scheme the API expects.
     if (problem.statusCode === 401) reply.header('www-authenticate', 'Bearer realm="nats-orders"');
     return reply.code(problem.statusCode).type(PROBLEM_CONTENT_TYPE).send(problem.toBody(req.url));
   });
-  app.setNotFoundHandler((req, reply) =>
-    reply
-      .code(404)
-      .type(PROBLEM_CONTENT_TYPE)
-      .send(new ProblemError(404, 'NOT_FOUND').toBody(req.url)),
-  );
+  app.setNotFoundHandler(notFound);
   app.addHook('onSend', async (req, reply) => {
     reply.header('x-correlation-id', req.id);
   });
@@ -107,19 +136,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
         reply.elapsedTime / 1000,
       );
     });
-    app.get('/metrics', async (_req, reply) =>
-      reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
-    );
   }
-  app.get('/healthz', async () => ({ status: 'ok' }));
-  app.get('/readyz', async (_req, reply) =>
-    deps.ready()
-      ? { status: 'ready' }
-      : reply
-          .code(503)
-          .type(PROBLEM_CONTENT_TYPE)
-          .send(new ProblemError(503, 'SERVICE_UNAVAILABLE', 'NATS is not connected').toBody()),
-  );
+  void app.register(operationsRoutes, { metrics, ready: deps.ready });
   void app.register(ordersRoutes, { service: deps.service, authenticate: deps.authenticate });
   if (deps.deadLetters) {
     void app.register(adminRoutes, {

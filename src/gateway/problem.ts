@@ -3,6 +3,7 @@
  * as `application/problem+json`; the NATS API sends the same body with
  * `Nats-Service-Error-Code` (the HTTP-equivalent status) and `Nats-Service-Error`.
  */
+import { Type, type Static } from '@sinclair/typebox';
 import { AppError } from '../shared/index.js';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
@@ -32,15 +33,34 @@ const TITLES: Record<string, string> = {
   INTERNAL: 'Internal error',
 };
 
-export interface ProblemBody {
-  type: string;
-  title: string;
-  status: number;
-  code: string;
-  detail?: string;
-  instance?: string;
-  errors?: Array<{ pointer: string; message: string }>;
-}
+/** Every error answer, HTTP and NATS alike (RFC 9457 plus a stable `code`). */
+export const ProblemSchema = Type.Object(
+  {
+    type: Type.String({ format: 'uri' }),
+    title: Type.String(),
+    status: Type.Integer({ minimum: 400, maximum: 599 }),
+    code: Type.String({
+      pattern: '^[A-Z][A-Z0-9_]*$',
+      description: 'Stable machine-readable reason, e.g. IDEMPOTENCY_KEY_REUSED',
+    }),
+    detail: Type.Optional(Type.String()),
+    instance: Type.Optional(Type.String()),
+    errors: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            pointer: Type.String({ description: 'JSON Pointer into the request body' }),
+            message: Type.String(),
+          },
+          { additionalProperties: false },
+        ),
+      ),
+    ),
+  },
+  { $id: 'Problem', additionalProperties: false },
+);
+
+export type ProblemBody = Static<typeof ProblemSchema>;
 
 export class ProblemError extends AppError {
   constructor(

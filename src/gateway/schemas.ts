@@ -1,9 +1,12 @@
 /**
  * The request and response shapes of the orders API. HTTP routes and the NATS API validate
  * with the same schemas and the same Ajv options, so both paths accept exactly the same input.
+ * The shapes with an `$id` are shared schemas (`app.addSchema`): routes refer to them, Fastify
+ * serializes answers through them, and the OpenAPI document lists them as components.
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { Ajv, type ErrorObject } from 'ajv';
+import { ORDER_STATUSES } from '../shared/index.js';
 import { ProblemError } from './problem.js';
 
 export const MAX_ITEMS = 100;
@@ -24,35 +27,52 @@ export const CreateOrderSchema = Type.Object(
     currency: Type.String({ pattern: '^[A-Z]{3}$', description: 'ISO 4217 code, such as USD' }),
     items: Type.Array(OrderItemSchema, { minItems: 1, maxItems: MAX_ITEMS }),
   },
-  { additionalProperties: false },
+  {
+    $id: 'CreateOrder',
+    additionalProperties: false,
+    description:
+      "An order as a client submits it. The total, the status and the tenant are the server's: a body that names them is refused.",
+  },
 );
 export type CreateOrderBody = Static<typeof CreateOrderSchema>;
 
-export const OrderStatusSchema = Type.Union(
-  ['CREATED', 'PROCESSING', 'FAILED_TRANSIENT', 'COMPLETED', 'FAILED_PERMANENT', 'CANCELLED'].map(
-    (s) => Type.Literal(s),
-  ),
-);
+export const OrderStatusSchema = Type.Union(ORDER_STATUSES.map((s) => Type.Literal(s)));
 
-export const AcceptedOrderSchema = Type.Object({
-  orderId: Type.String(),
-  status: Type.Literal('CREATED'),
-  amount: Type.Integer(),
-  currency: Type.String(),
-});
+const Timestamp = Type.String({ format: 'date-time' });
+
+export const AcceptedOrderSchema = Type.Object(
+  {
+    orderId: Type.String(),
+    status: Type.Literal('CREATED'),
+    amount: Type.Integer({ description: 'The total in minor units (cents)' }),
+    currency: Type.String(),
+  },
+  { $id: 'AcceptedOrder', additionalProperties: false },
+);
 export type AcceptedOrder = Static<typeof AcceptedOrderSchema>;
 
-export const OrderViewSchema = Type.Object({
-  orderId: Type.String(),
-  status: OrderStatusSchema,
-  amount: Type.Integer(),
-  currency: Type.String(),
-  attempts: Type.Integer(),
-  lastError: Type.Optional(Type.Object({ code: Type.String(), message: Type.String() })),
-  createdAt: Type.String(),
-  updatedAt: Type.String(),
-  history: Type.Array(Type.Object({ status: OrderStatusSchema, at: Type.String() })),
-});
+export const OrderErrorSchema = Type.Object(
+  { code: Type.String(), message: Type.String() },
+  { additionalProperties: false },
+);
+
+export const OrderViewSchema = Type.Object(
+  {
+    orderId: Type.String(),
+    status: OrderStatusSchema,
+    amount: Type.Integer({ description: 'The total in minor units (cents)' }),
+    currency: Type.String(),
+    attempts: Type.Integer({ description: 'Payment attempts so far' }),
+    lastError: Type.Optional(OrderErrorSchema),
+    createdAt: Timestamp,
+    updatedAt: Timestamp,
+    history: Type.Array(
+      Type.Object({ status: OrderStatusSchema, at: Timestamp }, { additionalProperties: false }),
+      { description: 'Every status the order went through, oldest first' },
+    ),
+  },
+  { $id: 'OrderView', additionalProperties: false },
+);
 export type OrderView = Static<typeof OrderViewSchema>;
 
 /** The Ajv options both paths use: reject (never strip) unknown fields, never coerce types. */

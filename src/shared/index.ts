@@ -12,6 +12,7 @@ export * from './nats-probes.js';
 export * from './nats.js';
 export * from './nats-server.js';
 export * from './order-record.js';
+export * from './package-info.js';
 export * from './retry.js';
 export * from './stream-reader.js';
 export * from './topology.js';
