@@ -14,7 +14,6 @@ import { nuid } from '@nats-io/transport-node';
 import { Pool } from 'undici';
 import { initialRecord, nextRecord } from '../src/actors/index.js';
 import { createIdempotencyStore, requestFingerprint } from '../src/gateway/idempotency.js';
-import { DEFAULT_TENANT } from '../src/gateway/index.js';
 import {
   IDEMPOTENCY_KV_STREAM,
   ORDERS_KV_STREAM,
@@ -26,7 +25,7 @@ import {
   type OrderRecord,
 } from '../src/shared/index.js';
 import { latencyHistogram, milliseconds, recordMs } from './report.js';
-import { startBenchStack, type BenchStack } from './stack.js';
+import { BENCH_AUTHORIZATION, BENCH_TENANT, startBenchStack, type BenchStack } from './stack.js';
 
 export interface CostGrowthRow {
   storedOrders: number;
@@ -45,7 +44,7 @@ const at = '2026-01-01T00:00:00.000Z';
 function completedOrder(orderId: string): OrderRecord {
   let record = initialRecord({
     orderId,
-    tenant: DEFAULT_TENANT,
+    tenant: BENCH_TENANT,
     customerId: `customer-${orderId.slice(-4)}`,
     currency: 'USD',
     items: [{ sku: 'prefill', quantity: 1, unitPrice: 1000 }],
@@ -86,7 +85,7 @@ async function fill(stack: BenchStack, count: number, ids: string[], log: (l: st
       ids[i] = orderId;
       await orders.put(orderId, encodeOrderRecord(completedOrder(orderId)));
       const claim = await idempotency.claim(
-        DEFAULT_TENANT,
+        BENCH_TENANT,
         `prefill-${orderId}`,
         requestFingerprint('POST /orders', { orderId }),
         orderId,
@@ -125,7 +124,11 @@ async function measureRequests(stack: BenchStack, ids: string[], seconds: number
     return {
       path: '/orders',
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'idempotency-key': key },
+      headers: {
+        'content-type': 'application/json',
+        'idempotency-key': key,
+        authorization: BENCH_AUTHORIZATION,
+      },
       body: JSON.stringify({
         customerId: key,
         currency: 'USD',
@@ -136,6 +139,7 @@ async function measureRequests(stack: BenchStack, ids: string[], seconds: number
   const get = (): Parameters<Pool['request']>[0] => ({
     path: `/orders/${ids[randomInt(ids.length)]}`,
     method: 'GET',
+    headers: { authorization: BENCH_AUTHORIZATION },
   });
   const phase = async (
     phaseSeconds: number,

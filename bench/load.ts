@@ -8,6 +8,7 @@
  */
 import type * as hdr from 'hdr-histogram-js';
 import { latencyHistogram, recordMs } from './report.js';
+import { BENCH_AUTHORIZATION } from './stack.js';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Pool } from 'undici';
 
@@ -94,7 +95,11 @@ export async function runLoad(opts: {
         const res = await pool.request({
           path: '/orders',
           method: 'POST',
-          headers: { 'content-type': 'application/json', 'idempotency-key': key },
+          headers: {
+            'content-type': 'application/json',
+            'idempotency-key': key,
+            authorization: BENCH_AUTHORIZATION,
+          },
           body: body(key),
         });
         const text = await res.body.text();

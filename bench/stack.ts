@@ -18,6 +18,12 @@ import {
 } from '../src/shared/index.js';
 import { procCpuSeconds, procPeakRssMb, startCli, type BenchProcess } from './processes.js';
 
+const BENCH_API_KEY = 'bench-key-0123456789abcdef';
+/** The tenant of the bench's API key (the cost-growth bench pre-fills orders as this tenant). */
+export const BENCH_TENANT = 'bench';
+/** The Authorization header of every request the bench sends to the gateway. */
+export const BENCH_AUTHORIZATION = `Bearer ${BENCH_API_KEY}`;
+
 export const PAYMENT_LATENCY_MS = 2;
 
 export interface StackOptions {
@@ -63,7 +69,8 @@ export async function startBenchStack(opts: StackOptions): Promise<BenchStack> {
     PAYMENT_URL: `http://127.0.0.1:${stubPort}`,
     HTTP_HOST: '127.0.0.1',
     HTTP_PORT: String(httpPort),
-    AUTH_DISABLED: 'true',
+    // Authentication on, as in production (off only in dev mode): one tenant for the load.
+    API_KEYS: `${BENCH_API_KEY}:${BENCH_TENANT}`,
     // One client address drives the whole load: no per-caller limit in a bench.
     RATE_LIMIT_PER_SECOND: '0',
     WORKER_CONCURRENCY: '64',

@@ -40,7 +40,6 @@ export async function createGateway(deps: {
     | 'httpHost'
     | 'httpPort'
     | 'apiKeys'
-    | 'authDisabled'
     | 'devMode'
     | 'adminApiKey'
     | 'idempotencyLeaseMs'
@@ -55,9 +54,9 @@ export async function createGateway(deps: {
   connection?: ConnectionMonitor;
 }): Promise<Gateway> {
   const { nc, config, log } = deps;
-  if (config.apiKeys.size === 0 && !config.devMode && !config.authDisabled) {
+  if (config.apiKeys.size === 0 && !config.devMode) {
     throw new StartupError(
-      'API_KEYS is not set: set API_KEYS=key:tenant[,key:tenant] (auth may be off only in `nats-orders dev`, or explicitly with AUTH_DISABLED=true)',
+      'API_KEYS is not set: set API_KEYS=key:tenant[,key:tenant] (authentication may be off only in `nats-orders dev`)',
     );
   }
   if (config.apiKeys.size === 0)

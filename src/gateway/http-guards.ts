@@ -39,7 +39,7 @@ export function registerHttpGuards(app: FastifyInstance, opts: HttpGuardOptions)
     // Probes and scrapes are not client traffic.
     allowList: (req) => ['/healthz', '/readyz', '/metrics'].includes(req.url),
     keyGenerator: (req) => {
-      // Without API keys (dev, AUTH_DISABLED) every caller is one tenant: count addresses.
+      // Without API keys (dev mode) every caller is one tenant: count addresses.
       const authorization = req.headers.authorization;
       return authorization && opts.identify(authorization) !== undefined
         ? `key:${sha256(authorization)}`

@@ -39,8 +39,6 @@ export interface Config {
   adminApiKey: string | undefined;
   /** Gateway requests per second per API key (per address for unknown callers); 0 = off. */
   rateLimitPerSecond: number;
-  /** AUTH_DISABLED=true: run a gateway without API keys outside dev mode, knowingly. */
-  authDisabled: boolean;
   devMode: boolean;
   /** Where `nats-orders dev` keeps its embedded server's data. */
   dataDir: string;
@@ -175,7 +173,6 @@ export const CONFIG_VARIABLES = [
   'METRICS_PORT',
   'API_KEYS',
   'ADMIN_API_KEY',
-  'AUTH_DISABLED',
   'RATE_LIMIT_PER_SECOND',
   'DATA_DIR',
   'CRASH_POINT',
@@ -233,7 +230,6 @@ export function loadConfig(env: Env = process.env, opts: LoadConfigOptions = {})
     apiKeys,
     adminApiKey: env.ADMIN_API_KEY || undefined,
     rateLimitPerSecond: intVar(env, 'RATE_LIMIT_PER_SECOND', 100, 0, 1_000_000),
-    authDisabled: env.AUTH_DISABLED === 'true',
     devMode,
     dataDir: env.DATA_DIR || '.data',
     crash: parseCrash(env),

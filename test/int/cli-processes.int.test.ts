@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/shared/index.js';
 import { killAllCli, runCli, spawnCli, type CliProcess } from '../fixtures/cli-process.js';
 import { startNats, type NatsFixture } from '../fixtures/nats.js';
+import { PROCESS_API_KEY, PROCESS_API_KEYS_ENV } from '../fixtures/orders-client.js';
 import { waitFor } from '../fixtures/wait.js';
 
 let nats: NatsFixture;
@@ -24,7 +25,7 @@ describe('each component as its own process', () => {
       PAYMENT_URL: `http://127.0.0.1:${stubPort}`,
       HTTP_HOST: '127.0.0.1',
       HTTP_PORT: String(httpPort),
-      AUTH_DISABLED: 'true',
+      ...PROCESS_API_KEYS_ENV,
       BACKOFF: '500ms,1s',
       MAX_DELIVER: '3',
     };
@@ -42,6 +43,8 @@ describe('each component as its own process', () => {
       'submit',
       '--url',
       url,
+      '--api-key',
+      PROCESS_API_KEY,
       '--key',
       'cli-1',
       '--item',
@@ -58,7 +61,7 @@ describe('each component as its own process', () => {
     expect(retried.output).toContain(orderId);
 
     const done = await waitFor('COMPLETED via `nats-orders get`', async () => {
-      const res = await runCli(['get', orderId, '--url', url]);
+      const res = await runCli(['get', orderId, '--url', url, '--api-key', PROCESS_API_KEY]);
       return res.output.includes('"status": "COMPLETED"') ? res : undefined;
     });
     expect(done.code).toBe(0);
@@ -77,7 +80,14 @@ describe('each component as its own process', () => {
     expect(report.orders).toBe(1);
     expect(Object.values(report.violations).flat()).toEqual([]);
 
-    const missing = await runCli(['get', 'does-not-exist', '--url', url]);
+    const missing = await runCli([
+      'get',
+      'does-not-exist',
+      '--url',
+      url,
+      '--api-key',
+      PROCESS_API_KEY,
+    ]);
     expect(missing.code).toBe(1);
     expect(missing.output).toMatch(/^404\n/m);
 
@@ -92,7 +102,6 @@ describe('each component as its own process', () => {
     const gateway = await runCli(['gateway'], {
       NATS_URL: nats.urls[0]!,
       API_KEYS: '',
-      AUTH_DISABLED: '',
     });
     expect(gateway.code).toBe(1);
     expect(gateway.output).toContain('nats-orders: API_KEYS is not set');

@@ -16,7 +16,14 @@ import {
 import { killAllCli, spawnCli, type CliProcess } from '../fixtures/cli-process.js';
 import { waitForDlqEntry } from '../fixtures/dlq.js';
 import { startNats, type NatsFixture } from '../fixtures/nats.js';
-import { call, postOrder, sampleOrder, waitForStatus } from '../fixtures/orders-client.js';
+import {
+  PROCESS_API_KEYS_ENV,
+  PROCESS_AUTH,
+  call,
+  postOrder,
+  sampleOrder,
+  waitForStatus,
+} from '../fixtures/orders-client.js';
 
 let nats: NatsFixture;
 const procs: Record<'stub' | 'relay' | 'worker' | 'gateway', CliProcess> = {} as never;
@@ -33,7 +40,7 @@ beforeAll(async () => {
     PAYMENT_URL: stubUrl,
     HTTP_HOST: '127.0.0.1',
     HTTP_PORT: String(httpPort),
-    AUTH_DISABLED: 'true',
+    ...PROCESS_API_KEYS_ENV,
     BACKOFF: '300ms,600ms,1s',
     MAX_DELIVER: '5',
     // The relay's per-publish line is at debug level.
@@ -68,13 +75,14 @@ describe('correlation id and trace context', () => {
 
   it('follows one order through gateway, relay and worker logs, the record and its events', async () => {
     const res = await postOrder(gatewayUrl, 'corr-1', sampleOrder('corr-1'), {
+      ...PROCESS_AUTH,
       'x-correlation-id': 'order-corr-1',
       traceparent,
     });
     expect(res.status).toBe(202);
     expect(res.headers.get('x-correlation-id')).toBe('order-corr-1');
     const orderId = res.body.orderId as string;
-    await waitForStatus(gatewayUrl, orderId, 'COMPLETED');
+    await waitForStatus(gatewayUrl, orderId, 'COMPLETED', undefined, PROCESS_AUTH);
 
     const expectLine = (proc: CliProcess, component: string, msg: string) => {
       const line = linesWith(proc, 'order-corr-1').find((l) => l.msg === msg);
@@ -100,11 +108,12 @@ describe('correlation id and trace context', () => {
   it('starts a trace when the request has none (or a malformed one), and carries both into a dead letter', async () => {
     await call(stubUrl, 'PUT', '/_stub/faults', { body: { failAlways: true, failStatus: 402 } });
     const res = await postOrder(gatewayUrl, 'corr-2', sampleOrder('corr-2'), {
+      ...PROCESS_AUTH,
       'x-correlation-id': 'order-corr-2',
       traceparent: '00-not-a-trace',
     });
     const orderId = res.body.orderId as string;
-    await waitForStatus(gatewayUrl, orderId, 'FAILED_PERMANENT');
+    await waitForStatus(gatewayUrl, orderId, 'FAILED_PERMANENT', undefined, PROCESS_AUTH);
     const dlq = await waitForDlqEntry(await nats.connect(), orderId);
     expect(dlq.last.correlationId).toBe('order-corr-2');
     expect(dlq.last.traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);

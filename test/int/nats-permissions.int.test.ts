@@ -17,7 +17,14 @@ import {
 import { connectNats, createRootLogger, loadConfig, type Config } from '../../src/shared/index.js';
 import { runCli } from '../fixtures/cli-process.js';
 import { chargesOf } from '../fixtures/invariants.js';
-import { call, natsRequest, submitOrder, waitForStatus } from '../fixtures/orders-client.js';
+import {
+  PROCESS_API_KEYS_ENV,
+  PROCESS_AUTH,
+  call,
+  natsRequest,
+  submitOrder,
+  waitForStatus,
+} from '../fixtures/orders-client.js';
 import {
   startSecureCluster,
   type NatsUser,
@@ -44,7 +51,7 @@ function configFor(user: NatsUser, extra: Record<string, string> = {}): Config {
     REPLICAS: '3',
     BACKOFF: '300ms,600ms',
     MAX_DELIVER: '3',
-    AUTH_DISABLED: 'true',
+    ...PROCESS_API_KEYS_ENV,
     ADMIN_API_KEY,
     LOG_LEVEL: 'silent',
     ...extra,
@@ -82,19 +89,19 @@ const adminHeaders = { authorization: `Bearer ${ADMIN_API_KEY}` };
 describe('the 3-node TLS cluster with a least-privilege user per component', () => {
   it('runs the success, retry, dead-letter and redrive flows without a permission violation', async () => {
     stub.setFaults(DEFAULT_FAULTS);
-    const completed = await submitOrder(gatewayUrl, 'secure-ok');
-    await waitForStatus(gatewayUrl, completed, 'COMPLETED', 30_000);
+    const completed = await submitOrder(gatewayUrl, 'secure-ok', PROCESS_AUTH);
+    await waitForStatus(gatewayUrl, completed, 'COMPLETED', 30_000, PROCESS_AUTH);
 
     stub.setFaults({ failFirst: 1, failStatus: 503 });
-    const retried = await submitOrder(gatewayUrl, 'secure-retry');
-    const retriedView = await waitForStatus(gatewayUrl, retried, 'COMPLETED', 30_000);
+    const retried = await submitOrder(gatewayUrl, 'secure-retry', PROCESS_AUTH);
+    const retriedView = await waitForStatus(gatewayUrl, retried, 'COMPLETED', 30_000, PROCESS_AUTH);
     expect(retriedView.history.map((h: { status: string }) => h.status)).toContain(
       'FAILED_TRANSIENT',
     );
 
     stub.setFaults({ failAlways: true, failStatus: 402 });
-    const failed = await submitOrder(gatewayUrl, 'secure-402');
-    await waitForStatus(gatewayUrl, failed, 'FAILED_PERMANENT', 30_000);
+    const failed = await submitOrder(gatewayUrl, 'secure-402', PROCESS_AUTH);
+    await waitForStatus(gatewayUrl, failed, 'FAILED_PERMANENT', 30_000, PROCESS_AUTH);
     // The gateway's admin routes read ORDERS_DLQ (the router, as relay, wrote it).
     const listed = await call(gatewayUrl, 'GET', '/admin/dlq', { headers: adminHeaders });
     expect(listed.status).toBe(200);
@@ -105,10 +112,15 @@ describe('the 3-node TLS cluster with a least-privilege user per component', () 
       headers: adminHeaders,
     });
     expect(redrive.status).toBe(200);
-    await waitForStatus(gatewayUrl, failed, 'COMPLETED', 30_000);
+    await waitForStatus(gatewayUrl, failed, 'COMPLETED', 30_000, PROCESS_AUTH);
 
     // The NATS API answers through the gateway's user (allow_responses).
-    const viaNats = await natsRequest(admin, 'orders.api.get', { orderId: completed });
+    const viaNats = await natsRequest(
+      admin,
+      'orders.api.get',
+      { orderId: completed },
+      { Authorization: PROCESS_AUTH.authorization },
+    );
     expect(viaNats.body.status).toBe('COMPLETED');
     // The operator audits everything read-only with `nats-orders check`.
     const check = await runCli(['check'], { ...cluster.env('operator'), PAYMENT_URL: paymentUrl });

@@ -12,7 +12,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/shared/index.js';
 import { killAllCli, spawnCli, type CliProcess } from '../fixtures/cli-process.js';
 import { startNats, type NatsFixture } from '../fixtures/nats.js';
-import { call, submitOrder, waitForStatus } from '../fixtures/orders-client.js';
+import {
+  PROCESS_API_KEYS_ENV,
+  PROCESS_AUTH,
+  call,
+  submitOrder,
+  waitForStatus,
+} from '../fixtures/orders-client.js';
 import { waitFor } from '../fixtures/wait.js';
 
 const ALERTS = fileURLToPath(new URL('../../deploy/prometheus/alerts.yml', import.meta.url));
@@ -45,7 +51,7 @@ async function startComponents(): Promise<string> {
     PAYMENT_URL: `http://127.0.0.1:${ports.stub}`,
     HTTP_HOST: '127.0.0.1',
     HTTP_PORT: String(ports.gateway),
-    AUTH_DISABLED: 'true',
+    ...PROCESS_API_KEYS_ENV,
     BACKOFF: '300ms,600ms,1s',
     MAX_DELIVER: '5',
   };
@@ -117,18 +123,18 @@ describe('Prometheus scraping a running system', () => {
         : undefined,
     );
 
-    const completed = await submitOrder(gatewayUrl, 'prom-success');
-    await waitForStatus(gatewayUrl, completed, 'COMPLETED');
+    const completed = await submitOrder(gatewayUrl, 'prom-success', PROCESS_AUTH);
+    await waitForStatus(gatewayUrl, completed, 'COMPLETED', undefined, PROCESS_AUTH);
     await setFaults({ failFirst: 1, failStatus: 503 });
-    const retried = await submitOrder(gatewayUrl, 'prom-retry');
-    await waitForStatus(gatewayUrl, retried, 'COMPLETED');
+    const retried = await submitOrder(gatewayUrl, 'prom-retry', PROCESS_AUTH);
+    await waitForStatus(gatewayUrl, retried, 'COMPLETED', undefined, PROCESS_AUTH);
     await setFaults({ failFirst: 0, failAlways: true, failStatus: 402 });
-    const declined = await submitOrder(gatewayUrl, 'prom-declined');
-    await waitForStatus(gatewayUrl, declined, 'FAILED_PERMANENT');
+    const declined = await submitOrder(gatewayUrl, 'prom-declined', PROCESS_AUTH);
+    await waitForStatus(gatewayUrl, declined, 'FAILED_PERMANENT', undefined, PROCESS_AUTH);
     await setFaults({ failAlways: false });
     // A replay and a missing key, for the idempotency outcomes.
-    await submitOrder(gatewayUrl, 'prom-success');
-    await call(gatewayUrl, 'POST', '/orders', { body: {} });
+    await submitOrder(gatewayUrl, 'prom-success', PROCESS_AUTH);
+    await call(gatewayUrl, 'POST', '/orders', { body: {}, headers: PROCESS_AUTH });
 
     const expectations: Array<[string, number]> = [
       ['sum(up{job=~"nats-orders-.*"})', 3],
