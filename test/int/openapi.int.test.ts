@@ -238,7 +238,8 @@ describe('/docs', () => {
     expect(html).toContain('swagger-ui');
     const uiPolicy = ui.headers.get('content-security-policy') ?? '';
     expect(uiPolicy).toMatch(/default-src 'self'/);
-    expect(uiPolicy).not.toMatch(/upgrade-insecure-requests/);
+    expect(uiPolicy).toMatch(/script-src 'self';/);
+    expect(uiPolicy).toMatch(/frame-ancestors 'none'/);
     for (const asset of ['swagger-ui-bundle.js', 'index.css', 'swagger-initializer.js']) {
       const res = await fetch(`${ctx.stack.gatewayUrl}/docs/static/${asset}`);
       expect(res.status, asset).toBe(200);
