@@ -22,7 +22,13 @@ import { registerHttpGuards, type HttpGuardOptions } from './http-guards.js';
 import { registerOpenApi } from './openapi.js';
 import { operationsRoutes } from './operations.routes.js';
 import { ordersRoutes } from './orders.routes.js';
-import { PROBLEM_CONTENT_TYPE, ProblemError, ProblemSchema, asProblem } from './problem.js';
+import {
+  PROBLEM_CONTENT_TYPE,
+  ProblemError,
+  ProblemSchema,
+  UNAVAILABLE_RETRY_AFTER_SECONDS,
+  asProblem,
+} from './problem.js';
 import {
   AJV_OPTIONS,
   AcceptedOrderSchema,
@@ -116,6 +122,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     if (problem.statusCode >= 500) req.log.error({ err }, 'request failed');
     // RFC 6750: a refused bearer token says which scheme the API expects.
     if (problem.statusCode === 401) reply.header('www-authenticate', 'Bearer realm="nats-orders"');
+    if (problem.statusCode === 503) reply.header('retry-after', UNAVAILABLE_RETRY_AFTER_SECONDS);
     return reply.code(problem.statusCode).type(PROBLEM_CONTENT_TYPE).send(problem.toBody(req.url));
   });
   app.setNotFoundHandler(notFound);

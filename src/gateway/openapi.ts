@@ -42,6 +42,7 @@ const PROBLEM_DESCRIPTIONS: Record<number, string> = {
 const RESPONSE_HEADERS: Record<number, Record<string, TSchema>> = {
   401: { 'www-authenticate': Type.String({ description: 'Bearer realm="nats-orders"' }) },
   429: { 'retry-after': Type.Integer({ description: 'Seconds until the limit resets' }) },
+  503: { 'retry-after': Type.Integer({ description: 'Seconds to wait before retrying (503)' }) },
 };
 
 function problem(status: number, description: string) {
@@ -73,8 +74,8 @@ export function answers(success: Success, problemStatuses: readonly number[]) {
     response[status] = problem(status, PROBLEM_DESCRIPTIONS[status] ?? 'Refused');
   }
   response['5xx'] = problem(
-    500,
-    'Internal error (no detail is given) or 503: NATS is unreachable; safe to retry with the same Idempotency-Key',
+    503,
+    '503 SERVICE_UNAVAILABLE: NATS is unreachable, retry after `Retry-After` (a POST with the same Idempotency-Key); 500 INTERNAL: a bug, no detail is given',
   );
   return response;
 }

@@ -4,6 +4,8 @@
  * `Nats-Service-Error-Code` (the HTTP-equivalent status) and `Nats-Service-Error`.
  */
 import { Type, type Static } from '@sinclair/typebox';
+import { JetStreamApiError } from '@nats-io/jetstream';
+import { errors } from '@nats-io/transport-node';
 import { AppError } from '../shared/index.js';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
@@ -85,7 +87,32 @@ export class ProblemError extends AppError {
   }
 }
 
-/** Anything that is not a ProblemError becomes a 500 with no internal detail. */
+/** How long a client should wait before retrying while NATS is unreachable. */
+export const UNAVAILABLE_RETRY_AFTER_SECONDS = 1;
+
+/**
+ * NATS or JetStream cannot answer now (disconnected, timed out, no leader): the request may
+ * be retried as it is. Anything else unexpected is a bug, answered without detail.
+ */
+function isUnavailable(err: unknown): boolean {
+  if (
+    err instanceof errors.TimeoutError ||
+    err instanceof errors.NoRespondersError ||
+    err instanceof errors.ConnectionError ||
+    err instanceof errors.ClosedConnectionError ||
+    err instanceof errors.DrainingConnectionError ||
+    err instanceof errors.RequestError
+  ) {
+    return true;
+  }
+  return err instanceof JetStreamApiError && err.status === 503;
+}
+
+/** Anything that is not a ProblemError becomes a 503 (NATS unavailable) or a bare 500. */
 export function asProblem(err: unknown): ProblemError {
-  return err instanceof ProblemError ? err : new ProblemError(500, 'INTERNAL');
+  if (err instanceof ProblemError) return err;
+  if (isUnavailable(err)) {
+    return new ProblemError(503, 'SERVICE_UNAVAILABLE', 'NATS is unreachable; retry shortly');
+  }
+  return new ProblemError(500, 'INTERNAL');
 }

@@ -3,7 +3,16 @@
  * test fixtures (single node and 3-node cluster) both start it through here.
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, mkdirSync, writeFileSync, openSync, closeSync } from 'node:fs';
+import {
+  accessSync,
+  closeSync,
+  constants,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  writeFileSync,
+} from 'node:fs';
+import { randomInt } from 'node:crypto';
 import { createServer } from 'node:net';
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
@@ -65,20 +74,32 @@ function notFound(): never {
   );
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/**
+ * Ports for servers we start (nats-server nodes, components) are taken below Linux's ephemeral
+ * range (32768-60999): a node restarted after a crash must get its own port back, and inside
+ * that range any outgoing connection meanwhile may have been given it as its local port
+ * (seen: a restarted node "exited early" in the fault campaign).
+ */
+const PORT_RANGE = { from: 20_000, to: 32_000 };
+const MAX_PORT_TRIES = 50;
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = createServer();
     server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address
-          ? resolve(address.port)
-          : reject(new Error('no port')),
-      );
-    });
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
+}
+
+export async function freePort(): Promise<number> {
+  for (let i = 0; i < MAX_PORT_TRIES; i++) {
+    const port = PORT_RANGE.from + randomInt(PORT_RANGE.to - PORT_RANGE.from);
+    if (await canListen(port)) return port;
+  }
+  throw new StartupError(
+    `no free port in ${PORT_RANGE.from}-${PORT_RANGE.to} after ${MAX_PORT_TRIES} tries`,
+  );
 }
 
 export interface NatsServerNode {
@@ -191,6 +212,17 @@ export class NatsServerProcess {
     await this.waitFor(`/healthz?js-server-only=true`, 15_000);
   }
 
+  /** The server log's last lines, so that a failed start says why even after its dir is gone. */
+  private logTail(): string {
+    if (this.opts.logToFile === false) return '';
+    try {
+      const lines = readFileSync(join(this.opts.dir, 'server.log'), 'utf8').trimEnd().split('\n');
+      return `:\n${lines.slice(-8).join('\n')}`;
+    } catch {
+      return '';
+    }
+  }
+
   /** Waits until the server reports JetStream healthy (meta leader known, assets current). */
   async waitHealthy(timeoutMs = 30_000): Promise<void> {
     await this.waitFor('/healthz', timeoutMs);
@@ -202,7 +234,7 @@ export class NatsServerProcess {
     while (Date.now() < deadline) {
       if (!this.running)
         throw new StartupError(
-          `nats-server ${this.node.name} exited early (see ${this.opts.dir}/server.log)`,
+          `nats-server ${this.node.name} exited early (${this.opts.dir}/server.log)${this.logTail()}`,
         );
       try {
         const res = await fetch(`http://${this.node.host}:${this.node.httpPort}${path}`);
