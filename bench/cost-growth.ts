@@ -25,7 +25,13 @@ import {
   type OrderRecord,
 } from '../src/shared/index.js';
 import { latencyHistogram, milliseconds, recordMs } from './report.js';
-import { BENCH_AUTHORIZATION, BENCH_TENANT, startBenchStack, type BenchStack } from './stack.js';
+import {
+  BENCH_AUTHORIZATION,
+  BENCH_TENANT,
+  startBenchStack,
+  submitRequest,
+  type BenchStack,
+} from './stack.js';
 
 export interface CostGrowthRow {
   storedOrders: number;
@@ -119,23 +125,7 @@ async function measureRequests(stack: BenchStack, ids: string[], seconds: number
   const pool = new Pool(stack.gatewayUrl, { connections: concurrency, pipelining: 1 });
   const runId = Date.now().toString(36);
   let sequence = 0;
-  const post = (): Parameters<Pool['request']>[0] => {
-    const key = `growth-${runId}-${sequence++}`;
-    return {
-      path: '/orders',
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        'idempotency-key': key,
-        authorization: BENCH_AUTHORIZATION,
-      },
-      body: JSON.stringify({
-        customerId: key,
-        currency: 'USD',
-        items: [{ sku: 'b', quantity: 1, unitPrice: 1 }],
-      }),
-    };
-  };
+  const post = () => submitRequest(`growth-${runId}-${sequence++}`);
   const get = (): Parameters<Pool['request']>[0] => ({
     path: `/orders/${ids[randomInt(ids.length)]}`,
     method: 'GET',

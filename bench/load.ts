@@ -8,7 +8,7 @@
  */
 import type * as hdr from 'hdr-histogram-js';
 import { latencyHistogram, recordMs } from './report.js';
-import { BENCH_AUTHORIZATION } from './stack.js';
+import { submitRequest } from './stack.js';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Pool } from 'undici';
 
@@ -24,13 +24,6 @@ export interface LoadResult {
   /** Accepted in the measured window, yet no completed event seen before the drain timed out. */
   unfinished: string[];
 }
-
-const body = (key: string) =>
-  JSON.stringify({
-    customerId: key,
-    currency: 'USD',
-    items: [{ sku: 'bench', quantity: 1, unitPrice: 1000 }],
-  });
 
 export async function runLoad(opts: {
   gatewayUrl: string;
@@ -92,16 +85,7 @@ export async function runLoad(opts: {
         t0 = scheduled;
       }
       try {
-        const res = await pool.request({
-          path: '/orders',
-          method: 'POST',
-          headers: {
-            'content-type': 'application/json',
-            'idempotency-key': key,
-            authorization: BENCH_AUTHORIZATION,
-          },
-          body: body(key),
-        });
+        const res = await pool.request(submitRequest(key));
         const text = await res.body.text();
         const t1 = performance.now();
         if (res.statusCode !== 202) {

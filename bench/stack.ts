@@ -3,6 +3,7 @@
  * (payment stub with a fixed 2 ms latency, relay, worker(s), gateway), each started through
  * the CLI and waited for on its health endpoint. One stack per scenario, removed afterwards.
  */
+import type { Dispatcher } from 'undici';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,6 +24,24 @@ const BENCH_API_KEY = 'bench-key-0123456789abcdef';
 export const BENCH_TENANT = 'bench';
 /** The Authorization header of every request the bench sends to the gateway. */
 export const BENCH_AUTHORIZATION = `Bearer ${BENCH_API_KEY}`;
+
+/** The POST /orders the bench sends: a one-item order whose customer is its idempotency key. */
+export function submitRequest(key: string): Dispatcher.RequestOptions {
+  return {
+    path: '/orders',
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      'idempotency-key': key,
+      authorization: BENCH_AUTHORIZATION,
+    },
+    body: JSON.stringify({
+      customerId: key,
+      currency: 'USD',
+      items: [{ sku: 'bench', quantity: 1, unitPrice: 1000 }],
+    }),
+  };
+}
 
 export const PAYMENT_LATENCY_MS = 2;
 
