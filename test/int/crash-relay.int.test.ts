@@ -8,9 +8,8 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ORDERS_STREAM, eventSubject } from '../../src/shared/index.js';
 import { killAllCli } from '../fixtures/cli-process.js';
-import { CRASH_TEST_SETTINGS, processEnv, submitPaced } from '../fixtures/crash-run.js';
+import { CRASH_TEST_SETTINGS, crashUnderLoad, processEnv } from '../fixtures/crash-run.js';
 import { startCrashingComponent } from '../fixtures/crashing-component.js';
-import { expectInvariantsHold } from '../fixtures/invariants.js';
 import { useStack } from '../fixtures/stack.js';
 
 const ctx = useStack({ stack: { env: { ...CRASH_TEST_SETTINGS }, faults: { latencyMs: 5 } } });
@@ -22,18 +21,8 @@ describe('a relay killed after publishing, before clearing the outbox', () => {
       point: 'relay.after-publish',
       crashAfter: [4, 9, 6],
     });
-    const { ids } = await submitPaced({
-      gatewayUrls: () => [ctx.stack.gatewayUrl],
-      prefix: 'relay-crash',
-      count: 100,
-      // Over ~7 s: long enough for several lives of the crashing process (~2 s to start).
-      everyMs: 700,
-    });
     // The dead relay's deliveries come back after the relay consumer's ack wait (5 s).
-    const { report, settledMs } = await expectInvariantsHold(ctx.nc, ctx.stack.stub, ids);
-    await crashing.stop();
-    expect(crashing.crashes()).toBeGreaterThanOrEqual(2);
-    expect(report.attention.chargedNotCompleted).toEqual([]);
+    const { ids, settledMs } = await crashUnderLoad(ctx, crashing, 'relay-crash');
 
     // Exactly one created and one completed event per order in ORDERS.
     const jsm = await jetstreamManager(ctx.nc);

@@ -5,9 +5,8 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { killAllCli } from '../fixtures/cli-process.js';
-import { CRASH_TEST_SETTINGS, processEnv, submitPaced } from '../fixtures/crash-run.js';
+import { CRASH_TEST_SETTINGS, crashUnderLoad, processEnv } from '../fixtures/crash-run.js';
 import { startCrashingComponent } from '../fixtures/crashing-component.js';
-import { expectInvariantsHold } from '../fixtures/invariants.js';
 import { useStack } from '../fixtures/stack.js';
 
 const ctx = useStack({ stack: { env: { ...CRASH_TEST_SETTINGS }, faults: { latencyMs: 5 } } });
@@ -23,17 +22,7 @@ describe.each([
       point,
       crashAfter: [2, 5, 3],
     });
-    const { ids } = await submitPaced({
-      gatewayUrls: () => [ctx.stack.gatewayUrl],
-      prefix: point,
-      count: 100,
-      // Over ~7 s: long enough for several lives of the crashing process (~2 s to start).
-      everyMs: 700,
-    });
-    const { report, settledMs } = await expectInvariantsHold(ctx.nc, ctx.stack.stub, ids);
-    await crashing.stop();
-    expect(crashing.crashes()).toBeGreaterThanOrEqual(2);
-    expect(report.attention.chargedNotCompleted).toEqual([]);
+    const { ids, settledMs } = await crashUnderLoad(ctx, crashing, point);
 
     const ledger = ctx.stack.stub.ledger;
     const resumed = ids.filter((id) => ledger.get(id)!.calls > 1);
