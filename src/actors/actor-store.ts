@@ -4,7 +4,6 @@
  * change and its events are one atomic write. A stale revision means another writer won: the
  * caller re-reads and decides again, never overwrites.
  */
-import { initialTransition, transition } from 'xstate';
 import type { KV } from '@nats-io/kv';
 import {
   AppError,
@@ -20,13 +19,13 @@ import {
   type OutboxEvent,
 } from '../shared/index.js';
 import { orderMachine, type OrderEvent, type OrderInput } from './order.machine.js';
+import { orderInitialTransition, orderTransition, type OrderSnapshot } from './order-steps.js';
 
 export interface StoredOrder {
   record: OrderRecord;
   revision: number;
 }
 
-type OrderSnapshot = ReturnType<typeof orderMachine.resolveState>;
 type EmittedAction = { type: string; params?: unknown };
 
 function emittedEvents(snapshot: OrderSnapshot, actions: readonly EmittedAction[]): OutboxEvent[] {
@@ -76,12 +75,12 @@ export function rehydrate(record: OrderRecord): OrderSnapshot {
 export function nextRecord(record: OrderRecord, event: OrderEvent): OrderRecord | undefined {
   const snapshot = rehydrate(record);
   if (!snapshot.can(event)) return undefined;
-  const [next, actions] = transition(orderMachine, snapshot, event);
+  const [next, actions] = orderTransition(snapshot, event);
   return toRecord(next, record.outbox, actions);
 }
 
 export function initialRecord(input: OrderInput): OrderRecord {
-  const [snapshot, actions] = initialTransition(orderMachine, input);
+  const [snapshot, actions] = orderInitialTransition(input);
   return toRecord(snapshot, [], actions);
 }
 

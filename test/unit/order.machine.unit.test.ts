@@ -1,17 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { initialRecord, nextRecord } from '../../src/actors/actor-store.js';
 import { lifecyclePosition, type OrderRecord } from '../../src/shared/index.js';
-
-const input = {
-  orderId: 'o1',
-  tenant: 't1',
-  customerId: 'c1',
-  currency: 'USD',
-  items: [{ sku: 'a', quantity: 2, unitPrice: 150 }],
-  amount: 300,
-  correlationId: 'corr-1',
-  at: '2026-01-01T00:00:00.000Z',
-};
+import { orderInput as input } from '../fixtures/order-input.js';
 
 function step(record: OrderRecord, event: Parameters<typeof nextRecord>[1]): OrderRecord {
   const next = nextRecord(record, event);
