@@ -9,11 +9,16 @@ import { runLoad } from './load.js';
 import { milliseconds, type Settings } from './report.js';
 import { startBenchStack, PAYMENT_LATENCY_MS } from './stack.js';
 
+/** Ceiling runs per scenario; the best counts. */
+const CEILING_RUNS = 3;
+
 export interface ThroughputReport {
   settings: Settings & { paymentLatencyMs: number };
   acceptedPerSecond: number;
   sustainedEndToEndPerSecond: number;
+  /** The best of the ceiling runs. */
   ceilingPerSecond: number;
+  ceilingRunsPerSecond: number[];
   fractionOfCeiling: number;
   /** Compare-and-set conflicts the ceiling run met (retried publishes under leader changes). */
   ceilingConflicts: number;
@@ -71,18 +76,30 @@ export async function runThroughput(
       peakRssMb: Math.round(p.peakRssMb()),
     }));
 
-    opts.log('bench: measuring the ceiling on the same server ...');
-    const ceiling = await measureCeiling(stack.nc, {
-      orders: opts.smoke ? 200 : Math.min(20_000, Math.max(2_000, result.accepted)),
-      inFlight: 256,
-      replicas: settings.size,
-    });
+    // One ceiling run on this shared VM varied from 2,261 to 3,012 orders/s on the same commit:
+    // the best of several is what the hardware allows, and the fraction is taken of that.
+    const ceilingRuns: Array<Awaited<ReturnType<typeof measureCeiling>>> = [];
+    for (let run = 1; run <= (opts.smoke ? 1 : CEILING_RUNS); run++) {
+      opts.log(`bench: measuring the ceiling on the same server (run ${run}) ...`);
+      ceilingRuns.push(
+        await measureCeiling(stack.nc, {
+          orders: opts.smoke ? 200 : Math.min(12_000, Math.max(2_000, result.accepted)),
+          inFlight: 256,
+          replicas: settings.size,
+        }),
+      );
+    }
+    const ceiling = {
+      ordersPerSecond: Math.max(...ceilingRuns.map((c) => c.ordersPerSecond)),
+      conflicts: ceilingRuns.reduce((sum, c) => sum + c.conflicts, 0),
+    };
     const sustained = result.accepted / (result.loadSeconds + result.drainSeconds);
     return {
       settings: { ...settings, paymentLatencyMs: PAYMENT_LATENCY_MS },
       acceptedPerSecond: Math.round(result.accepted / result.loadSeconds),
       sustainedEndToEndPerSecond: Math.round(sustained),
       ceilingPerSecond: Math.round(ceiling.ordersPerSecond),
+      ceilingRunsPerSecond: ceilingRuns.map((c) => Math.round(c.ordersPerSecond)),
       fractionOfCeiling: Math.round((sustained / ceiling.ordersPerSecond) * 1000) / 1000,
       ceilingConflicts: ceiling.conflicts,
       accepted: result.accepted,
