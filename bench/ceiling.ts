@@ -1,7 +1,7 @@
 /**
  * The ceiling: only the durable JetStream work one order needs, on the same server, fully
  * pipelined, with no HTTP, XState or payment call. Per order, as the real flow does it:
- *   idempotency bucket: 1 create + 1 CAS update;
+ *   idempotency bucket: 1 create;
  *   orders bucket: 1 create + 4 CAS updates (worker PROCESSING, COMPLETED; relay clears x2);
  *   stream: 2 publishes with a message id (created, completed);
  *   consumers: every orders-bucket write delivered and acked once (relay), every created
@@ -75,12 +75,11 @@ export async function measureCeiling(
 
   const oneOrder = async (i: number) => {
     const key = `o${i}`;
-    const idemRev = await idem.create(key, value);
+    await idem.create(key, value);
     let rev = await orders.create(key, value);
     await js.publish(`ceiling.${suffix}.created.${key}`, value, { msgID: `${key}:c` });
     for (let u = 0; u < 4; u++) rev = await updateOrRead(key, rev);
     await js.publish(`ceiling.${suffix}.completed.${key}`, value, { msgID: `${key}:d` });
-    await idem.update(key, value, idemRev);
   };
 
   const started = performance.now();

@@ -24,7 +24,7 @@ import { buildApp } from './app.js';
 import { createAuthenticator, createIdentifier } from './auth.js';
 import { createIdempotencyStore } from './idempotency.js';
 import { startNatsApi } from './nats-api.js';
-import { createOrderService } from './order-service.js';
+import { acceptedResponseFrom, createOrderService } from './order-service.js';
 
 export interface Gateway {
   app: FastifyInstance;
@@ -66,11 +66,13 @@ export async function createGateway(deps: {
     openOrdersBucket(js),
     openIdempotencyBucket(js),
   ]);
+  const store = createActorStore({ kv: ordersKv, metrics: deps.metrics });
   const service = createOrderService({
-    store: createActorStore({ kv: ordersKv, metrics: deps.metrics }),
+    store,
     idempotency: createIdempotencyStore({
       kv: idempotencyKv,
       leaseMs: config.idempotencyLeaseMs,
+      acceptedResponse: acceptedResponseFrom(store),
     }),
     log: log.child({ component: 'gateway' }),
     crashPoint: deps.crashPoint ?? noCrashPoints,

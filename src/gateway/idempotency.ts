@@ -1,8 +1,14 @@
 /**
  * Request deduplication through the `idempotency` KV bucket: one entry per (tenant, key) with
- * the request's fingerprint, the order id chosen for it, a lease while the first request is in
- * flight, and the response once it is known. `create` (create-if-absent) makes exactly one
- * request the owner; the others replay, wait (409) or are refused (422).
+ * the request's fingerprint, the order id chosen for it and a lease while the first request is
+ * in flight. `create` (create-if-absent) makes exactly one request the owner; the others replay,
+ * wait (409) or are refused (422).
+ *
+ * The entry is written once. Its response is not stored: a 202 says only what the order it
+ * names says (id, CREATED, amount, currency), so a replay reads that order and answers the same
+ * body. A second write per order (the response) cost every POST a round trip, and the order's
+ * existence is a better "done" than a flag: a gateway that died after creating the order but
+ * before answering leaves a key that replays at once instead of blocking until its lease ends.
  */
 import { createHash } from 'node:crypto';
 import type { KV } from '@nats-io/kv';
@@ -19,21 +25,14 @@ interface IdempotencyRecord {
   v: 1;
   fingerprint: string;
   orderId: string;
-  state: 'pending' | 'done';
   /** Epoch ms until which the owner holds the key; after it, a retry may take over. */
   leaseUntil: number;
+  /** Stored by earlier gateways once they had answered; replayed as it is. */
   response?: StoredResponse;
 }
 
 export type Claim =
-  | {
-      kind: 'claimed';
-      kvKey: string;
-      revision: number;
-      orderId: string;
-      fingerprint: string;
-      takeover: boolean;
-    }
+  | { kind: 'claimed'; orderId: string; takeover: boolean }
   | { kind: 'replay'; response: StoredResponse }
   | { kind: 'in_flight' }
   | { kind: 'mismatch' };
@@ -84,8 +83,14 @@ const encode = (record: IdempotencyRecord): Uint8Array => encoder.encode(JSON.st
 
 export type IdempotencyStore = ReturnType<typeof createIdempotencyStore>;
 
-export function createIdempotencyStore(opts: { kv: KV; leaseMs: number; now?: () => number }) {
-  const { kv, leaseMs } = opts;
+export function createIdempotencyStore(opts: {
+  kv: KV;
+  leaseMs: number;
+  /** The answer to replay for a key whose order exists; undefined while it does not. */
+  acceptedResponse: (orderId: string) => Promise<StoredResponse | undefined>;
+  now?: () => number;
+}) {
+  const { kv, leaseMs, acceptedResponse } = opts;
   const now = opts.now ?? Date.now;
 
   /** Tenant-scoped, and hashed: any printable key becomes a valid, fixed-length KV key. */
@@ -103,19 +108,11 @@ export function createIdempotencyStore(opts: { kv: KV; leaseMs: number; now?: ()
         v: 1,
         fingerprint,
         orderId: newOrderId,
-        state: 'pending',
         leaseUntil: now() + leaseMs,
       };
       try {
-        const revision = await kv.create(kvKey, encode(fresh));
-        return {
-          kind: 'claimed',
-          kvKey,
-          revision,
-          orderId: newOrderId,
-          fingerprint,
-          takeover: false,
-        };
+        await kv.create(kvKey, encode(fresh));
+        return { kind: 'claimed', orderId: newOrderId, takeover: false };
       } catch (err) {
         if (!isKvConflict(err)) throw err;
       }
@@ -123,24 +120,18 @@ export function createIdempotencyStore(opts: { kv: KV; leaseMs: number; now?: ()
       if (!entry || entry.operation !== 'PUT') continue; // expired or deleted meanwhile: create again
       const existing = JSON.parse(decoder.decode(entry.value)) as IdempotencyRecord;
       if (existing.fingerprint !== fingerprint) return { kind: 'mismatch' };
-      if (existing.state === 'done' && existing.response)
-        return { kind: 'replay', response: existing.response };
+      if (existing.response) return { kind: 'replay', response: existing.response };
+      const response = await acceptedResponse(existing.orderId);
+      if (response) return { kind: 'replay', response };
       if (existing.leaseUntil > now()) return { kind: 'in_flight' };
-      // The owner died before answering: take over its lease and finish the same order.
+      // The owner died before creating the order: take over its lease and create the same order.
       try {
-        const revision = await kv.update(
+        await kv.update(
           kvKey,
           encode({ ...existing, leaseUntil: now() + leaseMs }),
           entry.revision,
         );
-        return {
-          kind: 'claimed',
-          kvKey,
-          revision,
-          orderId: existing.orderId,
-          fingerprint,
-          takeover: true,
-        };
+        return { kind: 'claimed', orderId: existing.orderId, takeover: true };
       } catch (err) {
         if (!isKvConflict(err)) throw err;
         return { kind: 'in_flight' }; // another retry took it over first
@@ -149,27 +140,5 @@ export function createIdempotencyStore(opts: { kv: KV; leaseMs: number; now?: ()
     return { kind: 'in_flight' };
   }
 
-  /** Stores the response for replays. False when someone else took the key over meanwhile. */
-  async function complete(
-    claimed: Extract<Claim, { kind: 'claimed' }>,
-    response: StoredResponse,
-  ): Promise<boolean> {
-    const record: IdempotencyRecord = {
-      v: 1,
-      fingerprint: claimed.fingerprint,
-      orderId: claimed.orderId,
-      state: 'done',
-      leaseUntil: 0,
-      response,
-    };
-    try {
-      await kv.update(claimed.kvKey, encode(record), claimed.revision);
-      return true;
-    } catch (err) {
-      if (isKvConflict(err)) return false;
-      throw err;
-    }
-  }
-
-  return { claim, complete };
+  return { claim };
 }

@@ -14,7 +14,7 @@ import {
   type Metrics,
   type OrderRecord,
 } from '../shared/index.js';
-import type { IdempotencyStore } from './idempotency.js';
+import type { IdempotencyStore, StoredResponse } from './idempotency.js';
 import { parseIdempotencyKey, requestFingerprint } from './idempotency.js';
 import { ProblemError } from './problem.js';
 import {
@@ -51,6 +51,20 @@ export function orderView(record: OrderRecord): OrderView {
     createdAt: c.createdAt,
     updatedAt: c.updatedAt,
     history: c.history,
+  };
+}
+
+/** The 202 body: all of it comes from the order, so a replay reads the order to answer it. */
+function acceptedOrder(record: OrderRecord): AcceptedOrder {
+  const { orderId, amount, currency } = record.context;
+  return { orderId, status: 'CREATED', amount, currency };
+}
+
+/** What a replayed key answers once its order exists (see idempotency.ts). */
+export function acceptedResponseFrom(store: Pick<ActorStore, 'load'>) {
+  return async (orderId: string): Promise<StoredResponse | undefined> => {
+    const order = await store.load(orderId);
+    return order && { statusCode: 202, body: acceptedOrder(order.record) };
   };
 }
 
@@ -113,18 +127,7 @@ export function createOrderService(deps: {
       at: new Date().toISOString(),
     });
     crashPoint('gateway.after-create');
-    const body: AcceptedOrder = {
-      orderId: order.record.context.orderId,
-      status: 'CREATED',
-      amount: order.record.context.amount,
-      currency: order.record.context.currency,
-    };
-    if (!(await idempotency.complete(claim, { statusCode: 202, body }))) {
-      log.warn(
-        { orderId: body.orderId },
-        'idempotency key taken over before its response was stored',
-      );
-    }
+    const body = acceptedOrder(order.record);
     log.info(
       {
         orderId: body.orderId,

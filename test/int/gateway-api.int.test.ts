@@ -2,7 +2,14 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { describe, expect, it } from 'vitest';
 import { createIdempotencyStore, requestFingerprint } from '../../src/gateway/idempotency.js';
 import { DEFAULT_TENANT } from '../../src/gateway/index.js';
-import { ORDERS_KV_STREAM, openIdempotencyBucket } from '../../src/shared/index.js';
+import { acceptedResponseFrom } from '../../src/gateway/order-service.js';
+import { createActorStore } from '../../src/actors/index.js';
+import { nuid } from '@nats-io/transport-node';
+import {
+  ORDERS_KV_STREAM,
+  openIdempotencyBucket,
+  openOrdersBucket,
+} from '../../src/shared/index.js';
 import {
   SAMPLE_AMOUNT,
   call,
@@ -78,6 +85,7 @@ describe('idempotency over HTTP', () => {
     const idempotency = createIdempotencyStore({
       kv: await openIdempotencyBucket(jetstream(ctx.nc)),
       leaseMs: 60_000,
+      acceptedResponse: async () => undefined, // its order is never created
     });
     const fingerprint = requestFingerprint('POST /orders', sampleOrder());
     const claim = await idempotency.claim(
@@ -93,6 +101,47 @@ describe('idempotency over HTTP', () => {
       409,
       'IDEMPOTENCY_KEY_IN_USE',
     );
+    expect(await orderCount()).toBe(before);
+  });
+
+  it('replays at once when the owner created the order and died before answering', async () => {
+    // The owner holds a live lease; the order it made exists: that order is the answer.
+    const js = jetstream(ctx.nc);
+    const store = createActorStore({ kv: await openOrdersBucket(js) });
+    const idempotency = createIdempotencyStore({
+      kv: await openIdempotencyBucket(js),
+      leaseMs: 60_000,
+      acceptedResponse: acceptedResponseFrom(store),
+    });
+    const body = sampleOrder('owner-died');
+    const orderId = nuid.next();
+    const claim = await idempotency.claim(
+      DEFAULT_TENANT,
+      'created-then-died-1',
+      requestFingerprint('POST /orders', body),
+      orderId,
+    );
+    expect(claim).toEqual({ kind: 'claimed', orderId, takeover: false });
+    await store.create({
+      orderId,
+      tenant: DEFAULT_TENANT,
+      customerId: body.customerId,
+      currency: body.currency,
+      items: body.items,
+      amount: SAMPLE_AMOUNT,
+      correlationId: 'corr-owner-died',
+      at: new Date().toISOString(),
+    });
+    const before = await orderCount();
+    const replay = await postOrder(ctx.stack.gatewayUrl, 'created-then-died-1', body);
+    expect(replay.status).toBe(202);
+    expect(replay.headers.get('idempotent-replayed')).toBe('true');
+    expect(replay.body).toEqual({
+      orderId,
+      status: 'CREATED',
+      amount: SAMPLE_AMOUNT,
+      currency: body.currency,
+    });
     expect(await orderCount()).toBe(before);
   });
 
