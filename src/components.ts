@@ -140,7 +140,7 @@ async function startOn(
       // A relay process also runs the dead-letter router: both are "move what is stored on".
       const ordersKv = await openOrdersBucket(js);
       const store = createActorStore({ kv: ordersKv, metrics });
-      const relay = createOutboxRelay({ js, ordersKv, log, crashPoint });
+      const relay = createOutboxRelay({ js, jsm, log, crashPoint });
       const router = createDeadLetterRouter({
         js,
         jsm,

@@ -12,6 +12,7 @@ import {
   encodeOrderRecord,
   eventSubject,
   isKvConflict,
+  outboxEventId,
   pauseAfterConflict,
   type Metrics,
   type OrderEventType,
@@ -35,8 +36,7 @@ function emittedEvents(snapshot: OrderSnapshot, actions: readonly EmittedAction[
     .map((action, index) => {
       const type = (action.params as { event: OrderEventType }).event;
       return {
-        // Derived, not random: the same transition always yields the same Nats-Msg-Id.
-        id: `${context.orderId}:${context.history.length}:${index}:${type}`,
+        id: outboxEventId(context.orderId, context.history.length, index, type),
         subject: eventSubject(type, context.orderId),
         type,
         ...(context.traceparent ? { traceparent: context.traceparent } : {}),
@@ -54,15 +54,14 @@ function emittedEvents(snapshot: OrderSnapshot, actions: readonly EmittedAction[
 
 function toRecord(
   snapshot: OrderSnapshot,
-  pending: readonly OutboxEvent[],
+  carried: readonly OutboxEvent[],
   actions: readonly EmittedAction[],
 ): OrderRecord {
   return {
     v: 1,
     status: snapshot.value,
     context: snapshot.context,
-    // Events not yet cleared by the relay stay: only the relay removes what it published.
-    outbox: [...pending, ...emittedEvents(snapshot, actions)],
+    outbox: [...carried, ...emittedEvents(snapshot, actions)],
   };
 }
 
@@ -71,12 +70,23 @@ export function rehydrate(record: OrderRecord): OrderSnapshot {
   return orderMachine.resolveState({ value: record.status, context: record.context });
 }
 
-/** The record after `event`, or undefined when the event does not apply in the current state. */
-export function nextRecord(record: OrderRecord, event: OrderEvent): OrderRecord | undefined {
+/**
+ * The record after `event`, or undefined when the event does not apply in the current state.
+ * Its outbox holds the events this step emits and carries those of earlier writes, except the
+ * ones the caller knows are published (`published`, by id): a carried event is published again
+ * by the relay (after a check that it is not in ORDERS yet, see outbox-relay.ts), so nothing is
+ * lost if the write that emitted it leaves the bucket's history before the relay reads it.
+ */
+export function nextRecord(
+  record: OrderRecord,
+  event: OrderEvent,
+  published?: ReadonlySet<string>,
+): OrderRecord | undefined {
   const snapshot = rehydrate(record);
   if (!snapshot.can(event)) return undefined;
   const [next, actions] = orderTransition(snapshot, event);
-  return toRecord(next, record.outbox, actions);
+  const carried = published ? record.outbox.filter((e) => !published.has(e.id)) : record.outbox;
+  return toRecord(next, carried, actions);
 }
 
 export function initialRecord(input: OrderInput): OrderRecord {
@@ -144,12 +154,17 @@ export function createActorStore({ kv, metrics }: { kv: KV; metrics?: Metrics })
    * Reads, decides and writes with compare-and-set, re-reading on conflict. `decide` sees the
    * current record and returns the event to apply, or undefined to leave it as it is.
    * `lastKnown`, the order as this caller last wrote or read it, saves the first read: if
-   * someone wrote since, the compare-and-set fails and the loop reads as usual.
+   * someone wrote since, the compare-and-set fails and the loop reads as usual. `published`:
+   * outbox events the caller knows are in ORDERS, which the write need not carry on.
    */
   async function update(
     orderId: string,
     decide: (record: OrderRecord) => OrderEvent | undefined,
-    { lastKnown, maxAttempts = 20 }: { lastKnown?: StoredOrder; maxAttempts?: number } = {},
+    {
+      lastKnown,
+      published,
+      maxAttempts = 20,
+    }: { lastKnown?: StoredOrder; published?: ReadonlySet<string>; maxAttempts?: number } = {},
   ): Promise<UpdateResult> {
     for (let attempt = 0; attempt < maxAttempts; attempt++) {
       const order =
@@ -158,7 +173,7 @@ export function createActorStore({ kv, metrics }: { kv: KV; metrics?: Metrics })
           : (lastKnown ?? (await load(orderId)));
       if (!order) return { kind: 'missing' };
       const event = decide(order.record);
-      const next = event && nextRecord(order.record, event);
+      const next = event && nextRecord(order.record, event, published);
       if (!event || !next) return { kind: 'unchanged', order };
       try {
         const revision = await kv.update(orderId, encodeOrderRecord(next), order.revision);

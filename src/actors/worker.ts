@@ -57,11 +57,20 @@ export function createWorker(deps: WorkerDeps) {
   const workingEveryMs = Math.max(100, Math.floor(Math.min(...config.backoffMs) / 3));
   let loop: ConsumeLoop | undefined;
 
-  async function processOrder(orderId: string, attempt: number, msgLog: Logger): Promise<void> {
-    const started = await store.update(orderId, (record) =>
-      record.status === 'CREATED' || record.status === 'FAILED_TRANSIENT'
-        ? { type: 'PAYMENT_STARTED', at: now() }
-        : undefined,
+  async function processOrder(
+    orderId: string,
+    attempt: number,
+    eventId: string | undefined,
+    msgLog: Logger,
+  ): Promise<void> {
+    const started = await store.update(
+      orderId,
+      (record) =>
+        record.status === 'CREATED' || record.status === 'FAILED_TRANSIENT'
+          ? { type: 'PAYMENT_STARTED', at: now() }
+          : undefined,
+      // The created event in hand is in ORDERS: the PROCESSING write need not carry it on.
+      { published: eventId ? new Set([eventId]) : undefined },
     );
     if (started.kind === 'missing') {
       // The relay publishes a created event only after the order is stored, so a first miss
@@ -141,7 +150,7 @@ export function createWorker(deps: WorkerDeps) {
     try {
       if (!orderId)
         throw new TerminalError('EVENT_MALFORMED', `unexpected event subject ${msg.subject}`);
-      await processOrder(orderId, attempt, msgLog);
+      await processOrder(orderId, attempt, msg.headers?.get('Nats-Msg-Id') || undefined, msgLog);
       settle(msg, { kind: 'ack' }, msgLog, undefined, deps.metrics);
     } catch (err) {
       settle(msg, dispositionFor(err, attempt, config.backoffMs), msgLog, err, deps.metrics);

@@ -1,26 +1,32 @@
 /**
  * The outbox relay: follows every write to the `orders` bucket through its own durable
- * consumer on the bucket's stream, publishes the write's pending outbox events to ORDERS with
- * `Nats-Msg-Id` = event id (the broker drops repeats within the duplicate window), then
- * removes them from the record by compare-and-set. The durable consumer remembers where the
- * relay got to, so a relay that starts late reads only what it has not handled: start-up does
- * not grow with the number of stored orders. Any number of relays can share the consumer.
+ * consumer on the bucket's stream and publishes the write's outbox events to ORDERS with
+ * `Nats-Msg-Id` = event id (the broker drops repeats within the duplicate window), then acks.
+ * The durable consumer remembers where the relay got to, so a relay that starts late reads
+ * only what it has not handled: start-up does not grow with the number of stored orders. Any
+ * number of relays can share the consumer.
+ *
+ * The relay never writes to the bucket. Its consumer's progress is the record of what it has
+ * published; it used to clear each write's events by compare-and-set, two extra writes per
+ * order (each also delivered back to the relay). Instead a write carries earlier events on
+ * only until a writer knows they are published: the worker drops the created event it
+ * consumed. A carried event (after a cancel, a dead-letter or a redrive) is looked up in ORDERS
+ * first and published only if it is not there, so it never lands twice even after the duplicate
+ * window; the events a write emitted itself are published as they are (repeats within the
+ * window are dropped by the broker).
  */
-import type { JetStreamClient, JsMsg } from '@nats-io/jetstream';
+import type { JetStreamClient, JetStreamManager, JsMsg } from '@nats-io/jetstream';
 import { headers as natsHeaders } from '@nats-io/transport-node';
-import type { KV } from '@nats-io/kv';
 import {
   ORDERS_BUCKET,
   ORDERS_KV_STREAM,
+  ORDERS_STREAM,
   OUTBOX_RELAY_CONSUMER,
   decodeOrderRecord,
-  encodeOrderRecord,
-  isKvConflict,
+  emittedByThisWrite,
   noCrashPoints,
-  pauseAfterConflict,
   startConsumeLoop,
   traceIdOf,
-  withoutOutboxEvents,
   type ConsumeLoop,
   type CrashPoint,
   type Logger,
@@ -31,23 +37,17 @@ import { publishWithRetry } from './publish.js';
 
 export interface OutboxRelayDeps {
   js: JetStreamClient;
-  ordersKv: KV;
+  jsm: JetStreamManager;
   log: Logger;
   concurrency?: number;
   crashPoint?: CrashPoint;
 }
 
 const KEY_PREFIX = `$KV.${ORDERS_BUCKET}.`;
-const MAX_CLEAR_ATTEMPTS = 20;
-
-interface StoredRecord {
-  record: OrderRecord;
-  revision: number;
-}
 const encoder = new TextEncoder();
 
 export function createOutboxRelay(deps: OutboxRelayDeps) {
-  const { js, ordersKv } = deps;
+  const { js, jsm } = deps;
   const crashPoint = deps.crashPoint ?? noCrashPoints;
   const log = deps.log.child({ component: 'relay' });
   let loop: ConsumeLoop | undefined;
@@ -63,39 +63,23 @@ export function createOutboxRelay(deps: OutboxRelayDeps) {
     });
   }
 
-  async function readRecord(orderId: string): Promise<StoredRecord | undefined> {
-    const entry = await ordersKv.get(orderId);
-    const record = entry?.operation === 'PUT' ? decodeOrderRecord(entry.value) : undefined;
-    return entry && record ? { record, revision: entry.revision } : undefined;
+  /** Whether ORDERS holds `event`: the last message on its subject carries its id. */
+  async function inStream(event: OutboxEvent): Promise<boolean> {
+    const last = await jsm.streams.getMessage(ORDERS_STREAM, { last_by_subj: event.subject });
+    return last?.header.get('Nats-Msg-Id') === event.id;
   }
 
-  /** Removes the published events from the current record, whatever was written since. */
-  async function clearPublished(
-    orderId: string,
-    seen: StoredRecord,
-    published: ReadonlySet<string>,
-  ): Promise<void> {
-    let current: StoredRecord | undefined = seen;
-    for (let attempt = 0; current && attempt < MAX_CLEAR_ATTEMPTS; attempt++) {
-      if (!current.record.outbox.some((e) => published.has(e.id))) return;
-      try {
-        await ordersKv.update(
-          orderId,
-          encodeOrderRecord(withoutOutboxEvents(current.record, published)),
-          current.revision,
-        );
-        return;
-      } catch (err) {
-        if (!isKvConflict(err)) throw err;
-      }
-      // Another writer (a worker, another relay) got there first: clear on top of its write.
-      await pauseAfterConflict(attempt);
-      current = await readRecord(orderId);
-    }
-    if (current)
-      throw new Error(
-        `order ${orderId}: outbox still contended after ${MAX_CLEAR_ATTEMPTS} attempts`,
-      );
+  /**
+   * The events to publish for a write: its own, and the carried ones not in ORDERS yet. A write
+   * handled again (a relay died after publishing, or a publish failed) has all its events
+   * looked up, as a retry may come after the duplicate window.
+   */
+  async function toPublish(record: OrderRecord, again: boolean): Promise<OutboxEvent[]> {
+    const trusted = again ? [] : record.outbox.filter((e) => emittedByThisWrite(record, e));
+    if (trusted.length === record.outbox.length) return trusted;
+    const checked = record.outbox.filter((e) => !trusted.includes(e));
+    const missing = await Promise.all(checked.map(async (e) => ((await inStream(e)) ? [] : [e])));
+    return [...missing.flat(), ...trusted];
   }
 
   async function handle(msg: JsMsg): Promise<void> {
@@ -106,23 +90,18 @@ export function createOutboxRelay(deps: OutboxRelayDeps) {
       return;
     }
     try {
-      await Promise.all(record.outbox.map(publishEvent));
+      const events = await toPublish(record, msg.redelivered);
+      await Promise.all(events.map(publishEvent));
       log.debug(
         {
           orderId,
           correlationId: record.context.correlationId,
           traceId: traceIdOf(record.context.traceparent),
-          events: record.outbox.map((e) => e.type),
+          events: events.map((e) => e.type),
         },
         'outbox events published',
       );
       crashPoint('relay.after-publish');
-      // A KV revision is the stream sequence of the write.
-      await clearPublished(
-        orderId,
-        { record, revision: msg.seq },
-        new Set(record.outbox.map((e) => e.id)),
-      );
       msg.ack();
     } catch (err) {
       // Published events repeat harmlessly (dedup, then the actor's state); just try again soon.

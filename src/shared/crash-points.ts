@@ -14,11 +14,11 @@ export const CRASH_POINTS = [
   'worker.after-payment',
   /** COMPLETED persisted; the event not acked yet. */
   'worker.after-completed',
-  /** Outbox events published; the outbox not cleared yet. */
+  /** A write's outbox events published; the write not acked yet. */
   'relay.after-publish',
   /** Idempotency key claimed; the order not created yet. */
   'gateway.after-claim',
-  /** Order created; the key's response not stored and the client not answered yet. */
+  /** Order created; the client not answered yet. */
   'gateway.after-create',
   /** Dead letter published; the advisory not acked yet. */
   'dead-letter.after-publish',

@@ -1,7 +1,7 @@
 /**
  * The system's promises, checked from the outside after a run: reads every stored revision of
- * every order (the `orders` bucket's stream, as far as its history keeps), ORDERS_DLQ and the
- * payment service's ledger, and lists each broken promise by order id. Used by the fault tests
+ * every order (the `orders` bucket's stream, as far as its history keeps), the events in ORDERS,
+ * ORDERS_DLQ and the payment service's ledger, and lists each broken promise by order id. Used by the fault tests
  * and by `nats-orders check` for fault campaigns. A full read: an audit, never a hot path.
  */
 import type { JetStreamClient } from '@nats-io/jetstream';
@@ -13,7 +13,13 @@ import {
   type OrderRecord,
 } from './order-record.js';
 import { readStream } from './stream-reader.js';
-import { ORDERS_BUCKET, ORDERS_DLQ_STREAM, ORDERS_KV_STREAM, dlqSubject } from './topology.js';
+import {
+  ORDERS_BUCKET,
+  ORDERS_DLQ_STREAM,
+  ORDERS_KV_STREAM,
+  ORDERS_STREAM,
+  dlqSubject,
+} from './topology.js';
 
 export interface OrderRevision {
   revision: number;
@@ -46,8 +52,10 @@ export interface InvariantReport {
     failedWithoutDeadLetter: string[];
     /** A stored revision moved backwards (see historyMovesBackwards). */
     historyBackwards: string[];
-    /** Outbox events never cleared: the relay did not finish with them. */
-    pendingOutbox: string[];
+    /** An event a stored write emitted or carried that is not in ORDERS (never published). */
+    unpublishedEvents: string[];
+    /** An event (one Nats-Msg-Id) that is in ORDERS more than once. */
+    eventsPublishedTwice: string[];
   };
   /** Not broken promises, but for an operator: charged while not COMPLETED (unknown outcome). */
   attention: { chargedNotCompleted: string[] };
@@ -63,7 +71,8 @@ export function noViolations(): InvariantReport['violations'] {
     completedAndDeadLettered: [],
     failedWithoutDeadLetter: [],
     historyBackwards: [],
-    pendingOutbox: [],
+    unpublishedEvents: [],
+    eventsPublishedTwice: [],
   };
 }
 
@@ -117,6 +126,35 @@ async function deadLetteredOrders(js: JetStreamClient): Promise<Set<string>> {
   return ids;
 }
 
+/**
+ * The events in ORDERS: how often each event id is there, and before when an event may have
+ * aged out of the stream (its max age) and so cannot be checked.
+ */
+async function publishedEvents(
+  js: JetStreamClient,
+): Promise<{ copies: Map<string, number>; agedOutBefore: number }> {
+  const copies = new Map<string, number>();
+  for await (const msg of readStream(js, ORDERS_STREAM)) {
+    const id = msg.headers?.get('Nats-Msg-Id');
+    if (id) copies.set(id, (copies.get(id) ?? 0) + 1);
+  }
+  const { config } = await (await js.jetstreamManager()).streams.info(ORDERS_STREAM);
+  const maxAgeMs = Number(config.max_age) / 1e6;
+  return { copies, agedOutBefore: maxAgeMs > 0 ? Date.now() - maxAgeMs : -Infinity };
+}
+
+/** Whether a stored write's outbox holds an event that is not in ORDERS (nor aged out of it). */
+function hasUnpublishedEvent(
+  revisions: readonly OrderRevision[],
+  events: { copies: ReadonlyMap<string, number>; agedOutBefore: number },
+): boolean {
+  return revisions.some(({ record }) =>
+    record.outbox.some(
+      (e) => !events.copies.has(e.id) && Date.parse(e.data.at) >= events.agedOutBefore,
+    ),
+  );
+}
+
 export async function checkInvariants(opts: {
   js: JetStreamClient;
   charges: ChargesByOrder;
@@ -127,6 +165,10 @@ export async function checkInvariants(opts: {
 }): Promise<InvariantReport> {
   const histories = await readOrderHistories(opts.js);
   const deadLettered = await deadLetteredOrders(opts.js);
+  const events = await publishedEvents(opts.js);
+  const publishedTwice = new Set(
+    [...events.copies].filter(([, n]) => n > 1).map(([id]) => id.split(':')[0]!),
+  );
   const report: InvariantReport = {
     orders: histories.size,
     violations: noViolations(),
@@ -149,7 +191,8 @@ export async function checkInvariants(opts: {
     )
       v.failedWithoutDeadLetter.push(orderId);
     if (historyMovesBackwards(revisions)) v.historyBackwards.push(orderId);
-    if (latest.outbox.length > 0) v.pendingOutbox.push(orderId);
+    if (hasUnpublishedEvent(revisions, events)) v.unpublishedEvents.push(orderId);
+    if (publishedTwice.has(orderId)) v.eventsPublishedTwice.push(orderId);
     if (latest.status !== 'COMPLETED' && charges > 0)
       report.attention.chargedNotCompleted.push(orderId);
   }

@@ -1,7 +1,7 @@
 /**
  * The value stored per order in the `orders` KV bucket: the actor's persisted snapshot and the
  * outbox events its last transitions produced, written together in one compare-and-set.
- * The relay (src/relay) reads and clears the outbox through this module; the actor side
+ * The relay (src/relay) reads the outbox through this module; the actor side
  * (src/actors) owns the transitions.
  */
 export const ORDER_STATUSES = [
@@ -133,6 +133,24 @@ export function decodeOrderRecord(bytes: Uint8Array): OrderRecord | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** An outbox event's id, derived, not random: the same transition always yields the same id. */
+export function outboxEventId(
+  orderId: string,
+  historyLength: number,
+  index: number,
+  type: OrderEventType,
+): string {
+  return `${orderId}:${historyLength}:${index}:${type}`;
+}
+
+/**
+ * True for an event the record's own write emitted; false for one carried from an earlier write
+ * (every transition that emits also adds to the history, so their history lengths differ).
+ */
+export function emittedByThisWrite(record: OrderRecord, event: OutboxEvent): boolean {
+  return event.id.startsWith(`${record.context.orderId}:${record.context.history.length}:`);
 }
 
 /** The record with the given (published) events removed from its outbox. */

@@ -36,7 +36,7 @@ describe.each([1, 3] as const)('two workers and two relays on 500 orders, %i nod
     expect(new Set(orderIds).size).toBe(ORDERS);
 
     const nc = await nats.connect();
-    // Every order terminal, one charge each, histories only forward, every outbox cleared.
+    // Every order terminal, one charge each, histories only forward, every event published once.
     const { report } = await expectInvariantsHold(nc, stack.stub, orderIds);
     expect(report.orders).toBe(ORDERS);
     expect(report.attention.chargedNotCompleted).toEqual([]);

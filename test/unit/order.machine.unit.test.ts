@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { initialRecord, nextRecord } from '../../src/actors/actor-store.js';
-import { lifecyclePosition, type OrderRecord } from '../../src/shared/index.js';
+import { emittedByThisWrite, lifecyclePosition, type OrderRecord } from '../../src/shared/index.js';
 import { orderInput as input } from '../fixtures/order-input.js';
 
 function step(record: OrderRecord, event: Parameters<typeof nextRecord>[1]): OrderRecord {
@@ -31,7 +31,7 @@ describe('order machine', () => {
     ]);
   });
 
-  it('runs the success path, keeping pending outbox events and counting attempts', () => {
+  it('runs the success path, carrying earlier outbox events on and counting attempts', () => {
     let record = initialRecord(input);
     record = step(record, { type: 'PAYMENT_STARTED', at: 't2' });
     expect(record.status).toBe('PROCESSING');
@@ -46,6 +46,27 @@ describe('order machine', () => {
       'COMPLETED',
     ]);
     expect(record.outbox.map((e) => e.id)).toEqual(['o1:1:0:created', 'o1:3:0:completed']);
+  });
+
+  it('drops the carried events the writer knows are published, and only those', () => {
+    const created = initialRecord(input);
+    const processing = nextRecord(
+      created,
+      { type: 'PAYMENT_STARTED', at: 't2' },
+      new Set(['o1:1:0:created']),
+    )!;
+    expect(processing.outbox).toEqual([]);
+    const other = nextRecord(
+      created,
+      { type: 'PAYMENT_STARTED', at: 't2' },
+      new Set(['o1:9:0:created']),
+    )!;
+    expect(other.outbox.map((e) => e.id)).toEqual(['o1:1:0:created']);
+    const cancelled = step(created, { type: 'CANCEL', at: 't2' });
+    expect(cancelled.outbox.map((e) => [e.id, emittedByThisWrite(cancelled, e)])).toEqual([
+      ['o1:1:0:created', false],
+      ['o1:2:0:cancelled', true],
+    ]);
   });
 
   it('retries through FAILED_TRANSIENT and records the error', () => {
