@@ -35,6 +35,8 @@ export async function runLoad(opts: {
   durationSeconds: number;
   drainTimeoutSeconds: number;
   progress: (line: string) => void;
+  /** Called when the warm-up ends and the measured window starts. */
+  onMeasuring?: () => void;
 }): Promise<LoadResult> {
   const post = latencyHistogram(60);
   const endToEnd = latencyHistogram(600);
@@ -72,6 +74,7 @@ export async function runLoad(opts: {
   const warmupEnd = start + opts.warmupSeconds * 1000;
   const end = warmupEnd + opts.durationSeconds * 1000;
 
+  const measuring = setTimeout(() => opts.onMeasuring?.(), warmupEnd - performance.now());
   const interval = opts.ratePerSecond ? 1000 / opts.ratePerSecond : 0;
   const client = async () => {
     while (performance.now() < end) {
@@ -119,6 +122,7 @@ export async function runLoad(opts: {
     opts.progress(`  ${accepted} accepted, ${completedMeasured} completed, ${errors} errors`);
   }, 2_000);
   await Promise.all(Array.from({ length: opts.concurrency }, client));
+  clearTimeout(measuring);
   const loadSeconds = (performance.now() - warmupEnd) / 1000;
 
   // Drain: every order accepted during the measured window must complete.
