@@ -1,8 +1,9 @@
 /**
  * The system's promises, checked from the outside after a run: reads every stored revision of
- * every order (the `orders` bucket's stream, as far as its history keeps), the events in ORDERS,
- * ORDERS_DLQ and the payment service's ledger, and lists each broken promise by order id. Used by the fault tests
- * and by `nats-orders check` for fault campaigns. A full read: an audit, never a hot path.
+ * every order (the `orders` bucket's stream, as far as its history keeps), the events in
+ * ORDERS, ORDERS_DLQ and the payment service's ledger, and lists each broken promise by order
+ * id. Used by the fault tests and by `nats-orders check` for fault campaigns. A full read: an
+ * audit, never a hot path.
  */
 import type { JetStreamClient } from '@nats-io/jetstream';
 import {
