@@ -27,8 +27,6 @@ interface IdempotencyRecord {
   orderId: string;
   /** Epoch ms until which the owner holds the key; after it, a retry may take over. */
   leaseUntil: number;
-  /** Stored by earlier gateways once they had answered; replayed as it is. */
-  response?: StoredResponse;
 }
 
 export type Claim =
@@ -120,7 +118,6 @@ export function createIdempotencyStore(opts: {
       if (!entry || entry.operation !== 'PUT') continue; // expired or deleted meanwhile: create again
       const existing = JSON.parse(decoder.decode(entry.value)) as IdempotencyRecord;
       if (existing.fingerprint !== fingerprint) return { kind: 'mismatch' };
-      if (existing.response) return { kind: 'replay', response: existing.response };
       const response = await acceptedResponse(existing.orderId);
       if (response) return { kind: 'replay', response };
       if (existing.leaseUntil > now()) return { kind: 'in_flight' };

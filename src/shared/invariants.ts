@@ -11,6 +11,7 @@ import {
   TERMINAL_STATUSES,
   decodeOrderRecord,
   lifecyclePosition,
+  outboxEventOrderId,
   type OrderRecord,
 } from './order-record.js';
 import { readStream } from './stream-reader.js';
@@ -168,7 +169,7 @@ export async function checkInvariants(opts: {
   const deadLettered = await deadLetteredOrders(opts.js);
   const events = await publishedEvents(opts.js);
   const publishedTwice = new Set(
-    [...events.copies].filter(([, n]) => n > 1).map(([id]) => id.split(':')[0]!),
+    [...events.copies].filter(([, n]) => n > 1).map(([id]) => outboxEventOrderId(id)),
   );
   const report: InvariantReport = {
     orders: histories.size,

@@ -145,6 +145,9 @@ export function outboxEventId(
   return `${orderId}:${historyLength}:${index}:${type}`;
 }
 
+/** The order an outbox event id belongs to (see outboxEventId). */
+export const outboxEventOrderId = (eventId: string): string => eventId.split(':')[0]!;
+
 /**
  * True for an event the record's own write emitted; false for one carried from an earlier write
  * (every transition that emits also adds to the history, so their history lengths differ).
