@@ -65,12 +65,9 @@ describe('authentication', () => {
   });
 
   it("hides another tenant's order (404) and scopes idempotency keys per tenant", async () => {
-    const created = await postOrder(
-      ctx.stack.gatewayUrl,
-      'shared-key',
-      sampleOrder('c1'),
-      bearer(ACME),
-    );
+    const postSharedKeyAs = (apiKey: string) =>
+      postOrder(ctx.stack.gatewayUrl, 'shared-key', sampleOrder('c1'), bearer(apiKey));
+    const created = await postSharedKeyAs(ACME);
     expect(created.status).toBe(202);
     const orderId = created.body.orderId as string;
     expect(
@@ -87,21 +84,11 @@ describe('authentication', () => {
     expect(foreignCancel.status).toBe(404);
 
     // The same key and body from another tenant is another order, not a replay.
-    const other = await postOrder(
-      ctx.stack.gatewayUrl,
-      'shared-key',
-      sampleOrder('c1'),
-      bearer(GLOBEX),
-    );
+    const other = await postSharedKeyAs(GLOBEX);
     expect(other.status).toBe(202);
     expect(other.headers.get('idempotent-replayed')).toBeNull();
     expect(other.body.orderId).not.toBe(orderId);
-    const replay = await postOrder(
-      ctx.stack.gatewayUrl,
-      'shared-key',
-      sampleOrder('c1'),
-      bearer(ACME),
-    );
+    const replay = await postSharedKeyAs(ACME);
     expect([replay.status, replay.body.orderId]).toEqual([202, orderId]);
   });
 });
