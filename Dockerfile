@@ -5,6 +5,8 @@ WORKDIR /app
 COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY scripts ./scripts
+# Before `npm ci`: its postinstall applies them (see patches/README.md).
+COPY patches ./patches
 # `npm ci` runs `prepare` (the TypeScript build); dev dependencies are pruned afterwards.
 RUN npm ci --no-audit --no-fund && npm prune --omit=dev
 
