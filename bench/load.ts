@@ -1,12 +1,14 @@
 /**
  * Load over HTTP (undici pool, keep-alive). Closed loop: `concurrency` clients, each submitting
  * an order and waiting for its 202 before the next one. Paced (`ratePerSecond`): the same
- * clients follow a fixed arrival schedule, and latency counts from each request's scheduled
- * time, so a stalled server is charged for the requests it delayed (no coordinated omission). POST latency goes into an HDR
- * histogram after the warm-up; end-to-end latency (202 to COMPLETED) is observed from the
+ * clients follow a fixed arrival schedule (ramped up during the warm-up, see arrivals.ts), and
+ * latency counts from each request's scheduled time, so a stalled server is charged for the
+ * requests it delayed (no coordinated omission). POST latency goes into an HDR histogram after
+ * the warm-up; end-to-end latency (202 to COMPLETED) is observed from the
  * `orders.events.completed.*` events on a core NATS subscription.
  */
 import type * as hdr from 'hdr-histogram-js';
+import { arrivalSchedule } from './arrivals.js';
 import { latencyHistogram, recordMs } from './report.js';
 import { submitRequest } from './stack.js';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -75,14 +77,16 @@ export async function runLoad(opts: {
   const end = warmupEnd + opts.durationSeconds * 1000;
 
   const measuring = setTimeout(() => opts.onMeasuring?.(), warmupEnd - performance.now());
-  const interval = opts.ratePerSecond ? 1000 / opts.ratePerSecond : 0;
+  const dueAt = opts.ratePerSecond
+    ? arrivalSchedule(opts.ratePerSecond, opts.warmupSeconds * 1000)
+    : undefined;
   const client = async () => {
     while (performance.now() < end) {
       const slot = sequence++;
       const key = `bench-${runId}-${slot}`;
       let t0 = performance.now();
-      if (interval) {
-        const scheduled = start + slot * interval;
+      if (dueAt) {
+        const scheduled = start + dueAt(slot);
         if (scheduled >= end) break;
         if (scheduled > t0) await new Promise((r) => setTimeout(r, scheduled - t0));
         t0 = scheduled;
