@@ -169,7 +169,7 @@ process.stdout.write(`${JSON.stringify(result, null, 2)}\n\n${markdown}\n`);
 if (!smoke && !profileDir) {
   const name = single
     ? `${fileStamp(at)}-${scenarioSlug(reports[0]!.settings)}`
-    : `${fileStamp(at)}-${args.all ? 'all' : halfMax && scenarios.length === 1 ? `${scenarioSlug(scenarios[0]!)}-half-max` : 'sweep'}`;
+    : `${fileStamp(at)}-${args.all ? 'all' : halfMax ? `${scenarioSlug(scenarios[0]!)}-half-max` : 'sweep'}`;
   // The chart plots a concurrency sweep; a half-max pair is two kinds of load, not a sweep.
   const chart =
     single || halfMax
