@@ -111,6 +111,7 @@ async function startOn(
     }
     case 'worker': {
       if (!config.paymentUrl) throw new StartupError('PAYMENT_URL is required to run a worker');
+      const kv = await openOrdersBucket(js);
       const payments = createPaymentClient({
         baseUrl: config.paymentUrl,
         timeoutMs: config.paymentTimeoutMs,
@@ -118,7 +119,7 @@ async function startOn(
       });
       const worker = createWorker({
         js,
-        store: createActorStore({ kv: await openOrdersBucket(js), metrics }),
+        store: createActorStore({ kv, metrics }),
         payments,
         log,
         config,
@@ -126,7 +127,12 @@ async function startOn(
         metrics,
       });
       probeConsumerBacklog(metrics, jsm, ORDERS_STREAM, WORKER_CONSUMER);
-      await worker.start();
+      // A start that fails is retried on the same connection (retryWhileNotReady): close the
+      // payment client's connection pool, or each retry leaves one open.
+      await worker.start().catch(async (err: unknown) => {
+        await payments.close();
+        throw err;
+      });
       return {
         name,
         handled: () => worker.handled(),

@@ -17,6 +17,7 @@ import {
 import { createAuthenticator } from './auth.js';
 import { ADMIN_KEY, BODY_PROBLEMS, answers, refTo } from './openapi.js';
 import { ProblemError } from './problem.js';
+import { OrderIdParamsSchema } from './schemas.js';
 
 export interface AdminRoutesOptions {
   deadLetters: DeadLetterDesk;
@@ -25,7 +26,6 @@ export interface AdminRoutesOptions {
 
 const security = [{ [ADMIN_KEY]: [] }];
 const tags = ['dead letters'];
-const OrderIdParams = Type.Object({ orderId: Type.String() });
 const Purged = Type.Object(
   { purged: Type.Integer({ description: 'Entries removed' }) },
   { additionalProperties: false },
@@ -92,7 +92,7 @@ export async function adminRoutes(app: FastifyInstance, opts: AdminRoutesOptions
         summary: "Show an order's dead letter",
         tags,
         security,
-        params: OrderIdParams,
+        params: OrderIdParamsSchema,
         response: answers(
           { status: 200, description: 'The entry', schema: refTo(DeadLetterSchema) },
           [...GUARDED, 404],
@@ -115,7 +115,7 @@ export async function adminRoutes(app: FastifyInstance, opts: AdminRoutesOptions
           'The order goes back to CREATED in a new generation with a fresh delivery budget; the payment is idempotent on the order id, so an order charged during an unknown outcome is not charged again. The entry is removed.',
         tags,
         security,
-        params: OrderIdParams,
+        params: OrderIdParamsSchema,
         response: answers(
           { status: 200, description: 'Redriven', schema: refTo(RedriveResultSchema) },
           [...GUARDED, ...BODY_PROBLEMS, 404, 409],
@@ -169,7 +169,7 @@ export async function adminRoutes(app: FastifyInstance, opts: AdminRoutesOptions
         summary: "Remove an order's dead letter (the order stays FAILED_PERMANENT)",
         tags,
         security,
-        params: OrderIdParams,
+        params: OrderIdParamsSchema,
         // No body is expected, but one sent is parsed (400/413/415) as on any DELETE.
         response: answers({ status: 200, description: 'Removed', schema: Purged }, [
           ...GUARDED,

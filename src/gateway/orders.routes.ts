@@ -7,6 +7,7 @@ import type { OrderService } from './order-service.js';
 import {
   AcceptedOrderSchema,
   CreateOrderSchema,
+  OrderIdParamsSchema,
   OrderViewSchema,
   type CreateOrderBody,
 } from './schemas.js';
@@ -24,9 +25,6 @@ export interface OrdersRoutesOptions {
 
 const security = [{ [TENANT_KEY]: [] }];
 const tags = ['orders'];
-const OrderIdParams = Type.Object({
-  orderId: Type.String({ description: 'The id the gateway gave the order' }),
-});
 
 export async function ordersRoutes(app: FastifyInstance, opts: OrdersRoutesOptions): Promise<void> {
   const { service, authenticate } = opts;
@@ -95,7 +93,7 @@ export async function ordersRoutes(app: FastifyInstance, opts: OrdersRoutesOptio
         description: "Another tenant's order is not found (404), never shown.",
         tags,
         security,
-        params: OrderIdParams,
+        params: OrderIdParamsSchema,
         response: answers(
           { status: 200, description: 'The order', schema: refTo(OrderViewSchema) },
           [401, 404],
@@ -114,7 +112,7 @@ export async function ordersRoutes(app: FastifyInstance, opts: OrdersRoutesOptio
           'Only from CREATED (no payment attempted); repeating a successful cancel answers the same. Any later status gives 409: a payment with an unknown outcome may have charged.',
         tags,
         security,
-        params: OrderIdParams,
+        params: OrderIdParamsSchema,
         response: answers(
           { status: 200, description: 'The cancelled order', schema: refTo(OrderViewSchema) },
           // A cancel carries no body, but a client may send one: it is parsed like any other.

@@ -36,6 +36,11 @@ export const CreateOrderSchema = Type.Object(
 );
 export type CreateOrderBody = Static<typeof CreateOrderSchema>;
 
+/** The `:orderId` path parameter of the order and dead-letter routes. */
+export const OrderIdParamsSchema = Type.Object({
+  orderId: Type.String({ description: 'The id the gateway gave the order' }),
+});
+
 export const OrderStatusSchema = Type.Union(ORDER_STATUSES.map((s) => Type.Literal(s)));
 
 const Timestamp = Type.String({ format: 'date-time' });
