@@ -118,6 +118,10 @@ export function createIdempotencyStore(opts: {
       if (!entry || entry.operation !== 'PUT') continue; // expired or deleted meanwhile: create again
       const existing = JSON.parse(decoder.decode(entry.value)) as IdempotencyRecord;
       if (existing.fingerprint !== fingerprint) return { kind: 'mismatch' };
+      // This request's own entry (the order id is new to it): the create was stored, yet answered
+      // "wrong last sequence", as a replicated bucket sometimes does under load (nats-server#7281).
+      if (existing.orderId === newOrderId)
+        return { kind: 'claimed', orderId: newOrderId, takeover: false };
       const response = await acceptedResponse(existing.orderId);
       if (response) return { kind: 'replay', response };
       if (existing.leaseUntil > now()) return { kind: 'in_flight' };

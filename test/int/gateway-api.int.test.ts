@@ -104,6 +104,27 @@ describe('idempotency over HTTP', () => {
     expect(await orderCount()).toBe(before);
   });
 
+  it('owns a key whose entry its own create stored, though the create was refused', async () => {
+    // On R3 under load a create can be stored and still answered "wrong last sequence": the
+    // entry then names this request's order id, and the request must not 409 against itself.
+    const idempotency = createIdempotencyStore({
+      kv: await openIdempotencyBucket(jetstream(ctx.nc)),
+      leaseMs: 60_000,
+      acceptedResponse: async () => undefined, // the order is not created yet
+    });
+    const fingerprint = requestFingerprint('POST /orders', sampleOrder());
+    const stored = await idempotency.claim(DEFAULT_TENANT, 'own-1', fingerprint, 'own-order-id');
+    expect(stored).toEqual({ kind: 'claimed', orderId: 'own-order-id', takeover: false });
+    // The same request's create, seen as a conflict: the entry is found and is its own.
+    expect(await idempotency.claim(DEFAULT_TENANT, 'own-1', fingerprint, 'own-order-id')).toEqual(
+      stored,
+    );
+    // Another request with the same key and body is still told to wait.
+    expect(await idempotency.claim(DEFAULT_TENANT, 'own-1', fingerprint, 'other-id')).toEqual({
+      kind: 'in_flight',
+    });
+  });
+
   it('replays at once when the owner created the order and died before answering', async () => {
     // The owner holds a live lease; the order it made exists: that order is the answer.
     const js = jetstream(ctx.nc);
