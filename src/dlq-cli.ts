@@ -111,14 +111,17 @@ export function registerDlqCommands(program: Command): void {
     .action((orderIds: string[], opts: FilterOpts & { all?: boolean }, cmd: Command) => {
       const which = targets(orderIds, opts, cmd);
       return withDesk(async (desk) => {
+        // --all prints each result as it comes: a large dead-letter stream is never held whole.
         const results =
           which === 'all'
-            ? await desk.redriveAll(filterFrom(opts))
+            ? desk.redriveEach(filterFrom(opts))
             : await Promise.all(
                 which.map(async (id) => (await desk.redrive(id)) ?? { orderId: id, missing: true }),
               );
+        let done = 0;
         let failed = 0;
-        for (const r of results) {
+        for await (const r of results) {
+          done++;
           if ('missing' in r) {
             failed++;
             print(`${r.orderId}: no dead letter`);
@@ -129,7 +132,7 @@ export function registerDlqCommands(program: Command): void {
             );
           }
         }
-        print(`${results.length - failed} redriven, ${failed} not`);
+        print(`${done - failed} redriven, ${failed} not`);
         if (failed > 0) process.exitCode = 1;
       });
     });

@@ -197,12 +197,19 @@ export function createDeadLetterDesk(deps: DeadLetterDeskDeps) {
     return entry && redriveEntry(entry);
   }
 
-  /** Redrives every entry matching the filter, one after the other. */
+  /**
+   * Redrives every entry matching the filter, one after the other, as the stream is read: memory
+   * stays flat however many there are. Deleting entries already read does not disturb the read,
+   * and entries added meanwhile (an order redriven here that dies again) are not read (readStream).
+   */
+  async function* redriveEach(filter: DeadLetterFilter = {}): AsyncGenerator<RedriveResult> {
+    for await (const entry of entries(filter)) yield await redriveEntry(entry);
+  }
+
+  /** redriveEach, collected: for an answer that lists every result. */
   async function redriveAll(filter: DeadLetterFilter = {}): Promise<RedriveResult[]> {
-    // Collected first: redriving deletes entries from the stream being read.
-    const { entries: found } = await list(filter, Number.MAX_SAFE_INTEGER);
     const results: RedriveResult[] = [];
-    for (const entry of found) results.push(await redriveEntry(entry));
+    for await (const result of redriveEach(filter)) results.push(result);
     return results;
   }
 
@@ -213,12 +220,15 @@ export function createDeadLetterDesk(deps: DeadLetterDeskDeps) {
     return response.purged;
   }
 
-  /** Removes every entry matching the filter; returns how many. */
+  /** Removes every entry matching the filter, as the stream is read; returns how many. */
   async function purgeAll(filter: DeadLetterFilter = {}): Promise<number> {
-    const { entries: found } = await list(filter, Number.MAX_SAFE_INTEGER);
-    for (const entry of found) await remove(entry);
-    return found.length;
+    let purged = 0;
+    for await (const entry of entries(filter)) {
+      await remove(entry);
+      purged++;
+    }
+    return purged;
   }
 
-  return { entries, list, show, redrive, redriveAll, purge, purgeAll };
+  return { entries, list, show, redrive, redriveEach, redriveAll, purge, purgeAll };
 }

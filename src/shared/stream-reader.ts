@@ -14,13 +14,17 @@ export async function* readStream(
     stream,
     opts.filterSubject ? { filter_subjects: [opts.filterSubject] } : {},
   );
-  // What is pending when the read starts is what the read returns: writes after it are not waited for.
-  if ((await consumer.info()).num_pending === 0) return;
+  // What is pending when the read starts is what the read returns: writes after it are neither
+  // waited for nor read. A caller that writes to the stream while it reads (a dead-letter redrive
+  // whose order dies again) so cannot chase its own writes.
+  const pendingAtStart = (await consumer.info()).num_pending;
+  if (pendingAtStart === 0) return;
   const messages = await consumer.consume();
+  let read = 0;
   try {
     for await (const msg of messages as AsyncIterable<JsMsg>) {
       yield msg;
-      if (msg.info.pending === 0) break;
+      if (++read === pendingAtStart || msg.info.pending === 0) break;
     }
   } finally {
     await messages.close();

@@ -17,6 +17,7 @@ import { dlqCount, dlqEntries, waitForDlqEntry } from '../fixtures/dlq.js';
 import { runCli, killAllCli } from '../fixtures/cli-process.js';
 import { call, submitOrder, waitForStatus } from '../fixtures/orders-client.js';
 import { useStack } from '../fixtures/stack.js';
+import { waitFor } from '../fixtures/wait.js';
 
 const ADMIN_KEY = 'admin-secret-key';
 const ctx = useStack({ stack: { env: { ADMIN_API_KEY: ADMIN_KEY } } });
@@ -147,6 +148,28 @@ describe('redrive', () => {
       );
     }
     expect(ctx.stack.stub.ledger.get(declined[0]!)).toMatchObject({ charges: 0, calls: 1 });
+  });
+
+  it('redrive --all handles each dead letter it started with once, while the redriven orders die again', async () => {
+    // The CLI redrives entries as it reads them, and orders that fail again at once add entries to
+    // the stream being read: the command must neither redrive those nor wait for them. More
+    // entries than one pull brings (100), so the read is still going when they arrive.
+    ctx.stack.stub.setFaults({ failAlways: true, failStatus: 402 });
+    const ids = await deadLettered(Array.from({ length: 150 }, (_, i) => `again-402-${i}`));
+    const redriven = await cli('redrive', '--all', '--error-code', 'PAYMENT_REJECTED_402');
+    expect(redriven.code).toBe(0);
+    expect(redriven.output).toContain('150 redriven, 0 not');
+    for (const id of ids) {
+      expect(redriven.output.split(`${id}: redriven`)).toHaveLength(2);
+      const died = await waitFor(`${id} dead-lettered again`, async () => {
+        const entries = await dlqEntries(ctx.nc, id);
+        return entries.last?.generation === 1 ? entries : undefined;
+      });
+      expect(died.count).toBe(1);
+      expect(ctx.stack.stub.ledger.get(id)).toMatchObject({ charges: 0, calls: 2 });
+    }
+    const purged = await cli('purge', '--all', '--error-code', 'PAYMENT_REJECTED_402');
+    expect(purged.output).toContain('150 dead letter(s) purged');
   });
 
   it('refuses what cannot run again, and guards the admin API', async () => {
