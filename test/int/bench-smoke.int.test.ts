@@ -36,6 +36,7 @@ describe('npm run bench -- --smoke', () => {
       'worker-1',
       'gateway',
       'nats-server n1',
+      'load generator',
     ]);
     expect(stdout).toContain('| R1, c=4, 1 worker(s) |');
     // Six processes start on two cores while other suites run: seen taking over 60 s in CI.
