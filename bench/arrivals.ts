@@ -6,6 +6,12 @@
  * window waited up to 0.8 s behind them. That measured the start-up, not the rate.
  */
 
+/**
+ * The most requests a paced run keeps in flight. Latency counts from each arrival's scheduled
+ * time, so a cap reached only delays arrivals, and those delays show in the figures.
+ */
+export const PACED_IN_FLIGHT = 64;
+
 /** Milliseconds from the start of the run at which arrival `slot` (0, 1, 2, ...) is due. */
 export function arrivalSchedule(ratePerSecond: number, warmupMs: number): (slot: number) => number {
   const rate = ratePerSecond / 1000; // per ms

@@ -26,6 +26,7 @@ import {
   withoutOutboxEvents,
   type OrderRecord,
 } from '../src/shared/index.js';
+import { PACED_IN_FLIGHT, arrivalSchedule } from './arrivals.js';
 import { latencyHistogram, milliseconds, recordMs } from './report.js';
 import {
   BENCH_AUTHORIZATION,
@@ -163,10 +164,7 @@ type RequestOptions = Parameters<Pool['request']>[0];
 
 /** Clients of a closed-loop phase: enough to keep these 2 cores near full. */
 const CLOSED_LOOP_CLIENTS = 8;
-/** The most requests a paced phase keeps in flight (a cap reached delays arrivals, and shows). */
-const PACED_IN_FLIGHT = 64;
-
-export interface PacedRates {
+interface PacedRates {
   post: number;
   get: number;
 }
@@ -218,12 +216,13 @@ async function phase(
   const start = performance.now();
   const measureFrom = start + (opts.leadInSeconds ?? LEAD_IN_SECONDS) * 1000;
   const end = measureFrom + opts.seconds * 1000;
+  const dueAt = ratePerSecond ? arrivalSchedule(ratePerSecond, 0) : undefined;
   let slot = 0;
   const client = async () => {
     for (;;) {
       let t0 = performance.now();
-      if (ratePerSecond) {
-        const scheduled = start + (slot++ * 1000) / ratePerSecond;
+      if (dueAt) {
+        const scheduled = start + dueAt(slot++);
         if (scheduled >= end) return;
         if (scheduled > t0) await delay(scheduled - t0);
         t0 = scheduled;
@@ -238,7 +237,7 @@ async function phase(
       else leadInMaxMs = Math.max(leadInMaxMs, ms);
     }
   };
-  const clients = ratePerSecond ? PACED_IN_FLIGHT : CLOSED_LOOP_CLIENTS;
+  const clients = dueAt ? PACED_IN_FLIGHT : CLOSED_LOOP_CLIENTS;
   await Promise.all(Array.from({ length: clients }, client));
   const measuredSeconds = (performance.now() - measureFrom) / 1000;
   return {

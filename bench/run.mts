@@ -15,6 +15,7 @@
  */
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
+import { PACED_IN_FLIGHT } from './arrivals.js';
 import { sweepChart } from './chart.js';
 import { costGrowthTable, runCostGrowth } from './cost-growth.js';
 import {
@@ -47,12 +48,6 @@ const { values: args } = parseArgs({
     'half-max': { type: 'boolean', default: false },
   },
 });
-
-/**
- * The most requests a paced run keeps in flight. Latency counts from each arrival's scheduled
- * time, so a cap reached only delays arrivals, and those delays show in the figures.
- */
-const PACED_IN_FLIGHT = 64;
 
 /** The scenario families `--all` runs, each over the concurrency sweep. */
 const ALL_FAMILIES: Array<Pick<Settings, 'size' | 'syncAlways' | 'workers'>> = [
