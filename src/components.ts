@@ -18,6 +18,7 @@ import {
   WORKER_CONSUMER,
   connectNats,
   createCrashPoint,
+  createEventLookup,
   createMetrics,
   monitorConnection,
   probeConsumerBacklog,
@@ -64,16 +65,26 @@ export async function provisionTopology(
 /** The dead-letter desk (list, show, redrive, purge) on a connection: CLI and admin API. */
 export async function openDeadLetterDesk(nc: NatsConnection, log: Logger): Promise<DeadLetterDesk> {
   const js = jetstream(nc);
+  const jsm = await jetstreamManager(nc);
   const store = createActorStore({ kv: await openOrdersBucket(js) });
+  const events = createEventLookup(jsm);
   return createDeadLetterDesk({
     js,
-    jsm: await jetstreamManager(nc),
+    jsm,
     log,
     redriveOrder: async (orderId, generation) => {
-      const result = await store.update(orderId, (record) =>
-        record.status === 'FAILED_PERMANENT' && generationOf(record) === generation
-          ? { type: 'REDRIVE', at: new Date().toISOString() }
-          : undefined,
+      const current = await store.load(orderId);
+      if (!current) return undefined;
+      // The carried events ORDERS holds (this generation's dead_lettered one, usually) are not
+      // carried into the next generation: each redrive would add one to every later write.
+      const published = await events.heldAmong(current.record.outbox);
+      const result = await store.update(
+        orderId,
+        (record) =>
+          record.status === 'FAILED_PERMANENT' && generationOf(record) === generation
+            ? { type: 'REDRIVE', at: new Date().toISOString() }
+            : undefined,
+        { lastKnown: current, published },
       );
       if (result.kind === 'missing') return undefined;
       return { record: result.order.record, applied: result.kind === 'applied' };

@@ -20,8 +20,8 @@ import { headers as natsHeaders } from '@nats-io/transport-node';
 import {
   ORDERS_BUCKET,
   ORDERS_KV_STREAM,
-  ORDERS_STREAM,
   OUTBOX_RELAY_CONSUMER,
+  createEventLookup,
   decodeOrderRecord,
   emittedByThisWrite,
   noCrashPoints,
@@ -50,6 +50,7 @@ export function createOutboxRelay(deps: OutboxRelayDeps) {
   const { js, jsm } = deps;
   const crashPoint = deps.crashPoint ?? noCrashPoints;
   const log = deps.log.child({ component: 'relay' });
+  const lookup = createEventLookup(jsm);
   let loop: ConsumeLoop | undefined;
 
   function publishEvent(event: OutboxEvent): Promise<unknown> {
@@ -63,12 +64,6 @@ export function createOutboxRelay(deps: OutboxRelayDeps) {
     });
   }
 
-  /** Whether ORDERS holds `event`: the last message on its subject carries its id. */
-  async function inStream(event: OutboxEvent): Promise<boolean> {
-    const last = await jsm.streams.getMessage(ORDERS_STREAM, { last_by_subj: event.subject });
-    return last?.header.get('Nats-Msg-Id') === event.id;
-  }
-
   /**
    * The events to publish for a write: its own, and the carried ones not in ORDERS yet. A write
    * handled again (a relay died after publishing, or a publish failed) has all its events
@@ -78,8 +73,8 @@ export function createOutboxRelay(deps: OutboxRelayDeps) {
     const trusted = again ? [] : record.outbox.filter((e) => emittedByThisWrite(record, e));
     if (trusted.length === record.outbox.length) return trusted;
     const checked = record.outbox.filter((e) => !trusted.includes(e));
-    const missing = await Promise.all(checked.map(async (e) => ((await inStream(e)) ? [] : [e])));
-    return [...missing.flat(), ...trusted];
+    const held = await lookup.heldAmong(checked);
+    return [...checked.filter((e) => !held.has(e.id)), ...trusted];
   }
 
   async function handle(msg: JsMsg): Promise<void> {

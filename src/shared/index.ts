@@ -4,6 +4,7 @@ export * from './consume-loop.js';
 export * from './crash-points.js';
 export * from './duration.js';
 export * from './errors.js';
+export * from './event-lookup.js';
 export * from './invariants.js';
 export * from './logger.js';
 export * from './metrics.js';

@@ -97,6 +97,8 @@ describe('redrive', () => {
     expect(historyMovesBackwards(histories.get(orderId!)!)).toBe(false);
     const revisions = histories.get(orderId!)!.map((r) => r.record);
     expect(revisions.at(-1)!.context.generation).toBe(1);
+    // The first generation's dead_lettered event, published, was not carried into the second.
+    expect(revisions.at(-1)!.outbox.map((e) => e.type)).toEqual(['completed']);
   });
 
   it('redrives all dead letters matching a filter from the CLI, and purges the rest', async () => {
@@ -167,6 +169,13 @@ describe('redrive', () => {
       });
       expect(died.count).toBe(1);
       expect(ctx.stack.stub.ledger.get(id)).toMatchObject({ charges: 0, calls: 2 });
+    }
+    // Each order's last write carries only its new dead_lettered event: the redrive dropped the
+    // published one of the first generation instead of carrying it on.
+    const histories = await readOrderHistories(jetstream(ctx.nc));
+    for (const id of ids) {
+      const last = histories.get(id)!.at(-1)!.record;
+      expect(last.outbox.map((e) => [e.type, e.data.generation])).toEqual([['dead_lettered', 1]]);
     }
     const purged = await cli('purge', '--all', '--error-code', 'PAYMENT_REJECTED_402');
     expect(purged.output).toContain('150 dead letter(s) purged');

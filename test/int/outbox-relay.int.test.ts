@@ -10,7 +10,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { Writable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { initialRecord, nextRecord } from '../../src/actors/index.js';
+import { initialRecord, nextRecord, type OrderEvent } from '../../src/actors/index.js';
 import { provisionTopology } from '../../src/components.js';
 import { createOutboxRelay } from '../../src/relay/index.js';
 import {
@@ -21,6 +21,7 @@ import {
   encodeOrderRecord,
   eventSubject,
   openOrdersBucket,
+  type OrderRecord,
 } from '../../src/shared/index.js';
 import { orderInput } from '../fixtures/order-input.js';
 import { startNats, type NatsFixture } from '../fixtures/nats.js';
@@ -115,6 +116,41 @@ describe('outbox relay', () => {
     // The relay's handling wrote nothing: each order's revision is still the last test write.
     expect((await kv.get('a'))!.revision).toBe(revision + 1);
     expect((await kv.get('b'))!.revision).toBe(revision + 2);
+  });
+
+  it('finds a carried event that is no longer the last on its subject, and does not publish it again', async () => {
+    const kv = await openOrdersBucket(jetstream(nc));
+    const error = { code: 'PAYMENT_HTTP_402', message: 'declined' };
+    let at = 0;
+    const next = (record: OrderRecord, event: Record<string, unknown>, published?: Set<string>) =>
+      nextRecord(
+        record,
+        { ...event, at: new Date(Date.UTC(2026, 0, 1, 0, 0, ++at)).toISOString() } as OrderEvent,
+        published,
+      )!;
+    let record = initialRecord({ ...orderInput, orderId: 'd' });
+    let revision = await kv.create('d', encodeOrderRecord(record));
+    const write = async (nextOne: OrderRecord) => {
+      revision = await kv.update('d', encodeOrderRecord(nextOne), revision);
+      record = nextOne;
+      await relayCaughtUp();
+    };
+    // Two generations dead-lettered, each redrive carrying the earlier dead_lettered events on
+    // (as a redrive that could not look them up would): the second one leaves the first
+    // generation's event behind a newer one on the same subject.
+    for (let generation = 0; generation < 2; generation++) {
+      const created = record.outbox.find((e) => e.type === 'created')!;
+      await write(next(record, { type: 'PAYMENT_STARTED' }, new Set([created.id])));
+      await write(next(record, { type: 'PAYMENT_FAILED_PERMANENT', error }));
+      await delay(1_200); // past the duplicate window: only the lookup can stop a second copy
+      await write(next(record, { type: 'REDRIVE' }));
+    }
+    expect(record.outbox.map((e) => e.type)).toEqual(['dead_lettered', 'dead_lettered', 'created']);
+    expect(sent.get('d')!.at(-1)).toEqual(['created']);
+    expect(await eventCounts('d')).toEqual({
+      [eventSubject('created', 'd')]: 3,
+      [eventSubject('dead_lettered', 'd')]: 2,
+    });
   });
 
   it('leaves what the invariant checker reports: an event never published, one stored twice', async () => {
