@@ -78,18 +78,21 @@ export function registerDlqCommands(program: Command): void {
     .description('list dead letters, oldest first')
     .option('--order <orderId>', 'only this order')
     .option('--limit <n>', 'at most n entries', positive, 100)
+    .option('--after <seq>', 'only entries after this sequence (the next page)', positive)
     .option('--json', 'print JSON')
-    .action((opts: FilterOpts & { order?: string; limit: number; json?: boolean }) =>
-      withDesk(async (desk) => {
-        const filter = { ...filterFrom(opts), ...(opts.order ? { orderId: opts.order } : {}) };
-        const { entries, truncated } = await desk.list(filter, opts.limit);
-        if (opts.json) return print(JSON.stringify({ entries, truncated }, null, 2));
-        print(
-          'SEQ    ORDER                    TENANT       KIND            ATTEMPTS LAST ERROR                 DEAD-LETTERED AT',
-        );
-        for (const entry of entries) print(row(entry));
-        print(`${entries.length} dead letter(s)${truncated ? `; more match: raise --limit` : ''}`);
-      }),
+    .action(
+      (opts: FilterOpts & { order?: string; limit: number; after?: number; json?: boolean }) =>
+        withDesk(async (desk) => {
+          const filter = { ...filterFrom(opts), ...(opts.order ? { orderId: opts.order } : {}) };
+          const page = await desk.list(filter, { limit: opts.limit, afterSeq: opts.after });
+          if (opts.json) return print(JSON.stringify(page, null, 2));
+          print(
+            'SEQ    ORDER                    TENANT       KIND            ATTEMPTS LAST ERROR                 DEAD-LETTERED AT',
+          );
+          for (const entry of page.entries) print(row(entry));
+          const more = page.truncated ? `; more match: --after ${page.resume.afterSeq}` : '';
+          print(`${page.entries.length} dead letter(s)${more}`);
+        }),
     );
 
   dlq

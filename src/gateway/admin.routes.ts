@@ -10,9 +10,12 @@ import {
   DeadLetterSchema,
   FilterBodySchema,
   ListQuerySchema,
+  RedriveBodySchema,
   RedriveResultSchema,
+  ResumeSchema,
   type FilterBody,
   type ListQuery,
+  type RedriveBody,
 } from './admin.schemas.js';
 import { createAuthenticator } from './auth.js';
 import { ADMIN_KEY, BODY_PROBLEMS, answers, refTo } from './openapi.js';
@@ -31,6 +34,11 @@ const Purged = Type.Object(
   { additionalProperties: false },
 );
 const OUTCOMES = ['redriven', 'already_redriven', 'not_redrivable'] as const;
+/** The fields of a paged answer: `resume` is there when `truncated` is true. */
+const PAGED = {
+  truncated: Type.Boolean({ description: 'More entries matched than this page holds' }),
+  resume: Type.Optional(ResumeSchema),
+};
 /** Every route may answer 401 (wrong key) and 403 (ADMIN_API_KEY unset). */
 const GUARDED = [401, 403];
 
@@ -69,9 +77,10 @@ export async function adminRoutes(app: FastifyInstance, opts: AdminRoutesOptions
         response: answers(
           {
             status: 200,
-            description: 'Matching entries; truncated when there are more than `limit`',
+            description:
+              "Matching entries; truncated when there are more than `limit`, and then `resume.afterSeq` is the next page's `afterSeq`",
             schema: Type.Object(
-              { entries: Type.Array(refTo(DeadLetterSchema)), truncated: Type.Boolean() },
+              { entries: Type.Array(refTo(DeadLetterSchema)), ...PAGED },
               { additionalProperties: false },
             ),
           },
@@ -80,8 +89,11 @@ export async function adminRoutes(app: FastifyInstance, opts: AdminRoutesOptions
       },
     },
     async (req) => {
-      const { limit, ...filter } = req.query;
-      return deadLetters.list(filter, limit ? Number(limit) : 100);
+      const { limit, afterSeq, ...filter } = req.query;
+      return deadLetters.list(filter, {
+        limit: limit ? Number(limit) : 100,
+        ...(afterSeq ? { afterSeq: Number(afterSeq) } : {}),
+      });
     },
   );
 
@@ -130,24 +142,27 @@ export async function adminRoutes(app: FastifyInstance, opts: AdminRoutesOptions
     },
   );
 
-  app.post<{ Body: FilterBody }>(
+  app.post<{ Body: RedriveBody }>(
     '/dlq/redrive',
     {
       schema: {
-        summary: 'Redrive every dead letter that matches a filter ({} = all)',
+        summary: 'Redrive the dead letters that match a filter ({} = all), a page at a time',
+        description:
+          "Handles up to `limit` entries, oldest first. When more match (`truncated`), send the same request with the answer's `resume` fields added for the next page. The walk ends at the entry that was last when its first page started, so orders that die again meanwhile wait for the next walk.",
         tags,
         security,
-        body: FilterBodySchema,
+        body: RedriveBodySchema,
         response: answers(
           {
             status: 200,
-            description: 'What happened to each matching entry',
+            description: 'What happened to each entry of the page',
             schema: Type.Object(
               {
                 counts: Type.Object(Object.fromEntries(OUTCOMES.map((o) => [o, Type.Integer()])), {
                   additionalProperties: false,
                 }),
                 results: Type.Array(refTo(RedriveResultSchema)),
+                ...PAGED,
               },
               { additionalProperties: false },
             ),
@@ -157,8 +172,9 @@ export async function adminRoutes(app: FastifyInstance, opts: AdminRoutesOptions
       },
     },
     async (req) => {
-      const results = await deadLetters.redriveAll(req.body);
-      return { counts: tally(results), results };
+      const { limit, afterSeq, upToSeq, ...filter } = req.body;
+      const page = await deadLetters.redrivePage(filter, { limit, afterSeq, upToSeq });
+      return { counts: tally(page.results), ...page };
     },
   );
 

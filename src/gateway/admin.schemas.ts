@@ -27,6 +27,12 @@ export const ListQuerySchema = Type.Object(
     limit: Type.Optional(
       Type.String({ pattern: '^[1-9][0-9]{0,3}$', description: '1-9999, default 100' }),
     ),
+    afterSeq: Type.Optional(
+      Type.String({
+        pattern: '^[1-9][0-9]{0,15}$',
+        description: 'Only entries after this sequence: `resume.afterSeq` of the previous page',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -35,6 +41,36 @@ export type ListQuery = Static<typeof ListQuerySchema>;
 /** An empty filter `{}` means every entry: the body is required so that "all" is explicit. */
 export const FilterBodySchema = Type.Object(FilterFields, { additionalProperties: false });
 export type FilterBody = Static<typeof FilterBodySchema>;
+
+const Seq = (description: string) =>
+  Type.Optional(Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description }));
+
+/** Where the next page of a paged answer starts: sent back as it is in the next request. */
+export const ResumeSchema = Type.Object(
+  {
+    afterSeq: Type.Integer({ description: 'The last entry handled' }),
+    upToSeq: Type.Optional(Type.Integer({ description: 'The end of the walk' })),
+  },
+  { additionalProperties: false },
+);
+
+/** A filter, and the page of a bulk redrive: its size, and where it starts (`resume`). */
+export const RedriveBodySchema = Type.Object(
+  {
+    ...FilterFields,
+    limit: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 10_000,
+        description: 'At most this many entries per request (default 1000)',
+      }),
+    ),
+    afterSeq: Seq('Only entries after this sequence: from `resume` of the previous page'),
+    upToSeq: Seq('Only entries up to this sequence: from `resume` of the previous page'),
+  },
+  { additionalProperties: false },
+);
+export type RedriveBody = Static<typeof RedriveBodySchema>;
 
 export const DeadLetterSchema = Type.Object(
   {

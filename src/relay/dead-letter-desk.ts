@@ -66,6 +66,28 @@ export interface RedriveResult {
   detail?: string;
 }
 
+/**
+ * A page of a read over ORDERS_DLQ: at most `limit` entries, with sequences after `afterSeq`
+ * and up to `upToSeq`.
+ */
+export interface Page {
+  limit?: number;
+  afterSeq?: number;
+  upToSeq?: number;
+}
+
+/** More entries matched than the page held: `resume` is the next page's range. */
+type Paged = { truncated: false } | { truncated: true; resume: Omit<Page, 'limit'> };
+
+export type ListPage = { entries: DeadLetter[] } & Paged;
+export type RedrivePage = { results: RedriveResult[] } & Paged;
+
+/** The range after the last of `handled`, to the same end. */
+const resumeAfter = (handled: ReadonlyArray<{ seq: number }>, page: Page): Omit<Page, 'limit'> => ({
+  afterSeq: handled.at(-1)!.seq,
+  ...(page.upToSeq !== undefined ? { upToSeq: page.upToSeq } : {}),
+});
+
 export interface DeadLetterDeskDeps {
   js: JetStreamClient;
   jsm: JetStreamManager;
@@ -129,24 +151,34 @@ export function createDeadLetterDesk(deps: DeadLetterDeskDeps) {
   const { js, jsm } = deps;
   const log = deps.log.child({ component: 'dead-letter-desk' });
 
-  /** Every entry matching the filter, oldest first (reads ORDERS_DLQ once, in order). */
-  async function* entries(filter: DeadLetterFilter = {}): AsyncGenerator<DeadLetter> {
+  /**
+   * Every entry matching the filter, oldest first (reads ORDERS_DLQ once, in order); with
+   * `range`, only those after `afterSeq` and up to `upToSeq`.
+   */
+  async function* entries(
+    filter: DeadLetterFilter = {},
+    range: Omit<Page, 'limit'> = {},
+  ): AsyncGenerator<DeadLetter> {
     if (filter.orderId !== undefined && !isOrderId(filter.orderId)) return;
     const filterSubject = filter.orderId ? dlqSubject(filter.orderId) : undefined;
-    for await (const msg of readStream(js, ORDERS_DLQ_STREAM, { filterSubject })) {
+    const { afterSeq, upToSeq = Infinity } = range;
+    for await (const msg of readStream(js, ORDERS_DLQ_STREAM, { filterSubject, afterSeq })) {
+      if (msg.seq > upToSeq) return;
       const entry = parseDeadLetter(msg.seq, msg.subject, msg.data);
       if (matches(entry, filter)) yield entry;
     }
   }
 
-  /** Up to `limit` entries matching the filter, and whether more matched. */
-  async function list(
-    filter: DeadLetterFilter = {},
-    limit = 100,
-  ): Promise<{ entries: DeadLetter[]; truncated: boolean }> {
+  /**
+   * Up to `page.limit` entries matching the filter in the page's range, and whether more
+   * matched: then `resume` is the range of the next page.
+   */
+  async function list(filter: DeadLetterFilter = {}, page: Page = {}): Promise<ListPage> {
+    const limit = page.limit ?? 100;
     const found: DeadLetter[] = [];
-    for await (const entry of entries(filter)) {
-      if (found.length === limit) return { entries: found, truncated: true };
+    for await (const entry of entries(filter, page)) {
+      if (found.length === limit)
+        return { entries: found, truncated: true, resume: resumeAfter(found, page) };
       found.push(entry);
     }
     return { entries: found, truncated: false };
@@ -206,11 +238,26 @@ export function createDeadLetterDesk(deps: DeadLetterDeskDeps) {
     for await (const entry of entries(filter)) yield await redriveEntry(entry);
   }
 
-  /** redriveEach, collected: for an answer that lists every result. */
-  async function redriveAll(filter: DeadLetterFilter = {}): Promise<RedriveResult[]> {
+  /**
+   * Redrives up to `page.limit` entries matching the filter in the page's range, for an answer
+   * that lists every result: a caller goes on with `resume` while `truncated`. The first page
+   * fixes the range's end at the stream's last entry, so the pages never reach the entries
+   * added meanwhile (orders redriven here that die again), and paging by sequence rather than
+   * "until none match" lets entries that stay (not redrivable) end the walk too.
+   */
+  async function redrivePage(filter: DeadLetterFilter = {}, page: Page = {}): Promise<RedrivePage> {
+    const limit = page.limit ?? 1_000;
+    const range = {
+      ...page,
+      upToSeq: page.upToSeq ?? (await jsm.streams.info(ORDERS_DLQ_STREAM)).state.last_seq,
+    };
     const results: RedriveResult[] = [];
-    for await (const result of redriveEach(filter)) results.push(result);
-    return results;
+    for await (const entry of entries(filter, range)) {
+      if (results.length === limit)
+        return { results, truncated: true, resume: resumeAfter(results, range) };
+      results.push(await redriveEntry(entry));
+    }
+    return { results, truncated: false };
   }
 
   /** Removes the order's dead letters (the order stays FAILED_PERMANENT); returns how many. */
@@ -230,5 +277,5 @@ export function createDeadLetterDesk(deps: DeadLetterDeskDeps) {
     return purged;
   }
 
-  return { entries, list, show, redrive, redriveEach, redriveAll, purge, purgeAll };
+  return { entries, list, show, redrive, redriveEach, redrivePage, purge, purgeAll };
 }

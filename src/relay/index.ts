@@ -11,6 +11,9 @@ export {
   type DeadLetter,
   type DeadLetterDesk,
   type DeadLetterFilter,
+  type ListPage,
+  type Page,
   type RedriveOutcome,
+  type RedrivePage,
   type RedriveResult,
 } from './dead-letter-desk.js';

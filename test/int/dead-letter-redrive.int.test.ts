@@ -181,6 +181,79 @@ describe('redrive', () => {
     expect(purged.output).toContain('150 dead letter(s) purged');
   });
 
+  it('pages a bulk redrive through the admin API, and the walk ends though orders die again', async () => {
+    ctx.stack.stub.setFaults({ failAlways: true, failStatus: 422 });
+    const ids = await deadLettered(['page-422-a', 'page-422-b', 'page-422-c']);
+    const filter = { errorCode: 'PAYMENT_REJECTED_422' };
+    const redrive = (body: object) =>
+      call(ctx.stack.gatewayUrl, 'POST', '/admin/dlq/redrive', { headers: admin, body });
+
+    // The 422 stays: every redriven order dies again at once and adds an entry to the stream.
+    const first = await redrive({ ...filter, limit: 2 });
+    expect(first.status).toBe(200);
+    const firstIds: string[] = first.body.results.map((r: { orderId: string }) => r.orderId);
+    const [thirdId, ...none] = ids.filter((id) => !firstIds.includes(id));
+    expect(none).toEqual([]);
+    expect(first.body).toMatchObject({
+      counts: { redriven: 2, already_redriven: 0, not_redrivable: 0 },
+      truncated: true,
+      resume: { afterSeq: first.body.results[1].seq },
+    });
+    for (const id of firstIds)
+      await waitFor(`${id} dead-lettered again`, async () =>
+        (await dlqEntries(ctx.nc, id)).last?.generation === 1 ? true : undefined,
+      );
+
+    // The next page handles the third entry only: not the new entries of the first two.
+    const second = await redrive({ ...filter, limit: 2, ...first.body.resume });
+    expect(second.status).toBe(200);
+    expect(second.body).toEqual({
+      counts: { redriven: 1, already_redriven: 0, not_redrivable: 0 },
+      results: [expect.objectContaining({ orderId: thirdId, outcome: 'redriven' })],
+      truncated: false,
+    });
+
+    await waitFor('third order dead-lettered again', async () =>
+      (await dlqEntries(ctx.nc, thirdId!)).last?.generation === 1 ? true : undefined,
+    );
+
+    // Listing pages the same way (every entry is there now: three, one per order).
+    const list = (query: string) =>
+      call(ctx.stack.gatewayUrl, 'GET', `/admin/dlq?errorCode=PAYMENT_REJECTED_422${query}`, {
+        headers: admin,
+      });
+    const all = await list('');
+    expect(all.body).toMatchObject({ truncated: false });
+    expect(all.body.entries).toHaveLength(3);
+    const firstPage = await list('&limit=1');
+    expect(firstPage.body).toMatchObject({
+      truncated: true,
+      resume: { afterSeq: all.body.entries[0].seq },
+    });
+    const rest = await list(`&afterSeq=${firstPage.body.resume.afterSeq}`);
+    const seqs = (page: { body: { entries: Array<{ seq: number }> } }) =>
+      page.body.entries.map((e) => e.seq);
+    expect([...seqs(firstPage), ...seqs(rest)]).toEqual(seqs(all));
+    const [firstSeq, secondSeq] = seqs(all);
+    const cliPage = await cli('ls', '--error-code', 'PAYMENT_REJECTED_422', '--limit', '1');
+    expect(cliPage.output).toContain(`1 dead letter(s); more match: --after ${firstSeq}`);
+    const cliNext = await cli(
+      'ls',
+      '--error-code',
+      'PAYMENT_REJECTED_422',
+      '--after',
+      `${firstSeq}`,
+    );
+    expect(cliNext.output).toContain('2 dead letter(s)\n');
+    expect(cliNext.output).toMatch(new RegExp(`^${secondSeq} `, 'm'));
+
+    const badPage = await redrive({ ...filter, limit: 0 });
+    expect(badPage.status).toBe(400);
+    expect((await cli('purge', '--all', '--error-code', 'PAYMENT_REJECTED_422')).output).toContain(
+      '3 dead letter(s) purged',
+    );
+  });
+
   it('refuses what cannot run again, and guards the admin API', async () => {
     // A created event for an order that does not exist: dead-lettered as ORDER_NOT_FOUND.
     await jetstream(ctx.nc).publish('orders.events.created.ghost-order', '{}');
