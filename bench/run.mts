@@ -152,7 +152,8 @@ for (const [i, settings] of scenarios.entries()) {
     }
   } catch (err) {
     if (scenarios.length === 1) throw err;
-    log(`bench: scenario failed: ${String(err)}`);
+    // The stack too: a failure in a long --all run is read from its log afterwards.
+    log(`bench: scenario failed: ${err instanceof Error && err.stack ? err.stack : String(err)}`);
     failures.push({ scenario: scenarioLabel(settings), error: String(err).split('\n')[0]! });
   }
 }
