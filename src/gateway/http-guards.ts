@@ -1,13 +1,13 @@
 /**
- * What every HTTP answer gets before any route runs: security headers (@fastify/helmet, set
- * for a JSON API that no browser should render or frame) and a rate limit per API key
+ * What every HTTP answer gets before any route runs: security headers (helmet, set for a JSON
+ * API that no browser should render or frame) and a rate limit per API key
  * (@fastify/rate-limit), counted per presented key when it is a known one and per client
  * address otherwise, so random keys cannot buy fresh budgets. A refusal is a problem+json 429
  * with Retry-After.
  */
 import { createHash } from 'node:crypto';
-import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
+import helmet from 'helmet';
 import type { FastifyInstance } from 'fastify';
 import type { Identify } from './auth.js';
 import { ProblemError } from './problem.js';
@@ -20,9 +20,13 @@ export interface HttpGuardOptions {
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('base64url');
 
-/** Registers both on the root instance (both are fastify-plugin wrapped: their hooks are global). */
+/** Registers both on the root instance, so their hooks see every request. */
 export function registerHttpGuards(app: FastifyInstance, opts: HttpGuardOptions): void {
-  void app.register(helmet, {
+  // helmet's own middleware, built once. @fastify/helmet 13 builds it again for every request
+  // (`helmet(configuration)` in its onRequest hook): with it a bare route cost 60-63 µs of CPU
+  // per request in a micro-benchmark, with this 49-52 (36-38 without headers); same headers.
+  // Routes that need another policy set theirs (Swagger UI's CSP), and win over these.
+  const securityHeaders = helmet({
     contentSecurityPolicy: {
       useDefaults: false,
       directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] },
@@ -31,6 +35,9 @@ export function registerHttpGuards(app: FastifyInstance, opts: HttpGuardOptions)
     // An API behind TLS termination: tell browsers to stay on HTTPS for a year.
     hsts: { maxAge: 31_536_000, includeSubDomains: true },
     crossOriginResourcePolicy: { policy: 'same-origin' },
+  });
+  app.addHook('onRequest', (req, reply, done) => {
+    securityHeaders(req.raw, reply.raw, () => done());
   });
   if (opts.rateLimitPerSecond <= 0) return;
   void app.register(rateLimit, {
