@@ -155,7 +155,8 @@ describe('the 3-node TLS cluster with a least-privilege user per component', () 
       'pub orders.dlq.evil',
       'pub $JS.API.CONSUMER.MSG.NEXT.ORDERS.order-worker',
       'pub $JS.ACK.ORDERS.order-worker.1.1.1.1.1.1',
-      'pub $JS.API.STREAM.MSG.GET.ORDERS',
+      // it may read events (a redrive's lookup), never remove one
+      'pub $JS.API.STREAM.MSG.DELETE.ORDERS',
       'sub orders.events.>',
     ],
     worker: [
