@@ -1,9 +1,9 @@
 /**
  * The bench's system under test, as in production: one process per component (through tsx,
- * like the tests), with their CPU time and peak RSS read from /proc.
+ * like the tests), with their CPU time, peak RSS and run-queue wait read from /proc.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const CLI = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
@@ -16,6 +16,8 @@ export interface BenchProcess {
   cpuSeconds(): number;
   /** Peak resident set (VmHWM), in MB. */
   peakRssMb(): number;
+  /** Seconds its threads ran, and waited ready to run for a core, so far (procSchedSeconds). */
+  schedSeconds(): SchedSeconds;
   /** The last 20,000 characters it logged (components log at warn in the bench). */
   output(): string;
   stop(): Promise<void>;
@@ -30,6 +32,34 @@ export function procCpuSeconds(pid: number): number {
   } catch {
     return 0;
   }
+}
+
+export interface SchedSeconds {
+  run: number;
+  wait: number;
+}
+
+/**
+ * Summed over the process's threads, from /proc/<pid>/task/<tid>/schedstat (nanoseconds on the
+ * CPU, then waiting on a run queue): how long it was ready to run but had no core. Zero where the
+ * kernel does not keep schedstats.
+ */
+export function procSchedSeconds(pid: number): SchedSeconds {
+  const total = { run: 0, wait: 0 };
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        const [run, wait] = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ');
+        total.run += Number(run) / 1e9;
+        total.wait += Number(wait) / 1e9;
+      } catch {
+        // the thread ended meanwhile
+      }
+    }
+  } catch {
+    // no such process (any more), or no /proc
+  }
+  return total;
 }
 
 export function procPeakRssMb(pid: number): number {
@@ -53,6 +83,7 @@ export function wrapProcess(
     pid,
     cpuSeconds: () => procCpuSeconds(pid),
     peakRssMb: () => procPeakRssMb(pid),
+    schedSeconds: () => procSchedSeconds(pid),
     output,
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;

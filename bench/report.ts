@@ -85,10 +85,10 @@ export function resourceTable(reports: readonly ThroughputReport[]): string {
   const processes = [...new Set(reports.flatMap((r) => r.resources.map((x) => x.process)))];
   const cell = (r: ThroughputReport, process: string) => {
     const x = r.resources.find((y) => y.process === process);
-    return x ? `${x.cpuSecondsPer1000Orders} / ${x.peakRssMb}` : '';
+    return x ? `${x.cpuSecondsPer1000Orders} / ${x.peakRssMb} / ${x.runQueueWaitPerCpuSecond}` : '';
   };
   return [
-    `| CPU s per 1,000 orders / peak RSS MB | ${processes.join(' | ')} |`,
+    `| CPU s per 1,000 orders / peak RSS MB / run-queue wait per CPU s | ${processes.join(' | ')} |`,
     `| --- | ${processes.map(() => '---').join(' | ')} |`,
     ...reports.map(
       (r) => `| ${scenarioLabel(r.settings)} | ${processes.map((p) => cell(r, p)).join(' | ')} |`,

@@ -17,7 +17,14 @@ import {
   loadConfig,
   startNatsServers,
 } from '../src/shared/index.js';
-import { procCpuSeconds, procPeakRssMb, startCli, type BenchProcess } from './processes.js';
+import {
+  procCpuSeconds,
+  procPeakRssMb,
+  procSchedSeconds,
+  startCli,
+  type BenchProcess,
+  type SchedSeconds,
+} from './processes.js';
 
 const BENCH_API_KEY = 'bench-key-0123456789abcdef';
 /** The tenant of the bench's API key (the cost-growth bench pre-fills orders as this tenant). */
@@ -58,7 +65,12 @@ export interface BenchStack {
   paymentUrl: string;
   processes: BenchProcess[];
   /** The nats-server nodes, measured like the components. */
-  servers: Array<{ name: string; cpuSeconds(): number; peakRssMb(): number }>;
+  servers: Array<{
+    name: string;
+    cpuSeconds(): number;
+    peakRssMb(): number;
+    schedSeconds(): SchedSeconds;
+  }>;
   startPaymentStub(): Promise<BenchProcess>;
   startRelay(): Promise<BenchProcess>;
   startWorker(name: string): Promise<BenchProcess>;
@@ -128,6 +140,7 @@ export async function startBenchStack(opts: StackOptions): Promise<BenchStack> {
       name: `nats-server ${s.node.name}`,
       cpuSeconds: () => procCpuSeconds(s.pid!),
       peakRssMb: () => procPeakRssMb(s.pid!),
+      schedSeconds: () => procSchedSeconds(s.pid!),
     })),
     startPaymentStub: () =>
       start(

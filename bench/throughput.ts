@@ -7,10 +7,17 @@ import { auditRun } from './audit.js';
 import { measureCeiling } from './ceiling.js';
 import { runLoad } from './load.js';
 import { milliseconds, type Settings } from './report.js';
+import { procSchedSeconds, type SchedSeconds } from './processes.js';
 import { startBenchStack, PAYMENT_LATENCY_MS } from './stack.js';
 
 /** Ceiling runs per scenario; the best counts. */
 const CEILING_RUNS = 3;
+
+/** Run-queue wait per second on a core between two readings, to two decimals (0 if it never ran). */
+function waitPerRun(before: SchedSeconds, after: SchedSeconds): number {
+  const run = after.run - before.run;
+  return run > 0 ? Math.round(((after.wait - before.wait) / run) * 100) / 100 : 0;
+}
 
 export interface ThroughputReport {
   settings: Settings & { paymentLatencyMs: number };
@@ -29,7 +36,13 @@ export interface ThroughputReport {
   postMs: { p50: number; p90: number; p99: number; max: number };
   endToEndMs: { p50: number; p99: number };
   invariantViolations: number;
-  resources: Array<{ process: string; cpuSecondsPer1000Orders: number; peakRssMb: number }>;
+  resources: Array<{
+    process: string;
+    cpuSecondsPer1000Orders: number;
+    peakRssMb: number;
+    /** Seconds its threads waited, ready, for a core per second they ran: CPU contention. */
+    runQueueWaitPerCpuSecond: number;
+  }>;
 }
 
 export async function runThroughput(
@@ -57,10 +70,12 @@ export async function runThroughput(
         return (user + system) / 1e6;
       },
       peakRssMb: () => process.resourceUsage().maxRSS / 1024,
+      schedSeconds: () => procSchedSeconds(process.pid),
     };
     const measured = [...stack.processes, ...stack.servers, loadGenerator];
     // CPU is counted from the end of the warm-up, like the orders it is divided by.
     let cpuBefore = measured.map((p) => p.cpuSeconds());
+    let schedBefore = measured.map((p) => p.schedSeconds());
     const result = await runLoad({
       gatewayUrl: stack.gatewayUrl,
       nc: stack.nc,
@@ -70,10 +85,14 @@ export async function runThroughput(
       durationSeconds: settings.durationSeconds,
       drainTimeoutSeconds: 120,
       progress: opts.log,
-      onMeasuring: () => (cpuBefore = measured.map((p) => p.cpuSeconds())),
+      onMeasuring: () => {
+        cpuBefore = measured.map((p) => p.cpuSeconds());
+        schedBefore = measured.map((p) => p.schedSeconds());
+      },
     });
     // Up to the end of the drain: the audit below reads whole streams and is not order work.
     const cpuAfter = measured.map((p) => p.cpuSeconds());
+    const schedAfter = measured.map((p) => p.schedSeconds());
     const invariantViolations = await auditRun(stack.nc, stack.paymentUrl, result).catch(
       (err: unknown) => {
         // What the components logged (warnings and errors) is the next thing to look at.
@@ -88,6 +107,7 @@ export async function runThroughput(
       process: p.name,
       cpuSecondsPer1000Orders: perThousand(cpuAfter[i]! - cpuBefore[i]!),
       peakRssMb: Math.round(p.peakRssMb()),
+      runQueueWaitPerCpuSecond: waitPerRun(schedBefore[i]!, schedAfter[i]!),
     }));
 
     // One ceiling run on this shared VM varied from 2,261 to 3,012 orders/s on the same commit:

@@ -38,7 +38,12 @@ describe('npm run bench -- --smoke', () => {
       'nats-server n1',
       'load generator',
     ]);
+    for (const r of report.resources) {
+      // Ready but waiting for a core, per second on one: 0 when nothing competed.
+      expect(r.runQueueWaitPerCpuSecond, r.process).toBeGreaterThanOrEqual(0);
+    }
     expect(stdout).toContain('| R1, c=4, 1 worker(s) |');
+    expect(stdout).toContain('| CPU s per 1,000 orders / peak RSS MB / run-queue wait per CPU s |');
     // Six processes start on two cores while other suites run: seen taking over 60 s in CI.
   }, 180_000);
 });
