@@ -29,7 +29,7 @@ export const ListQuerySchema = Type.Object(
     ),
     afterSeq: Type.Optional(
       Type.String({
-        pattern: '^[1-9][0-9]{0,15}$',
+        pattern: '^[1-9][0-9]{0,14}$',
         description: 'Only entries after this sequence: `resume.afterSeq` of the previous page',
       }),
     ),
