@@ -47,3 +47,24 @@ describe('npm run bench -- --smoke', () => {
     // Six processes start on two cores while other suites run: seen taking over 60 s in CI.
   }, 180_000);
 });
+
+describe('npm run bench:wakeup-cost', () => {
+  it('prints the CPU per message of each side at every rate', async () => {
+    const script = fileURLToPath(new URL('../../bench/wakeup-cost.mts', import.meta.url));
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ['--import', 'tsx', script, '--seconds', '0.2'],
+      { timeout: 60_000 },
+    );
+    const rows = stdout
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((line) => line.trim().split(/\s+/).map(Number));
+    expect(rows.map((row) => row[0])).toEqual([250, 1_000, 4_000, 16_000]);
+    for (const row of rows) {
+      expect(row).toHaveLength(4);
+      for (const value of row) expect(value).toBeGreaterThanOrEqual(0);
+    }
+  }, 90_000);
+});
