@@ -82,11 +82,25 @@ type Paged = { truncated: false } | { truncated: true; resume: Omit<Page, 'limit
 export type ListPage = { entries: DeadLetter[] } & Paged;
 export type RedrivePage = { results: RedriveResult[] } & Paged;
 
-/** The range after the last of `handled`, to the same end. */
-const resumeAfter = (handled: ReadonlyArray<{ seq: number }>, page: Page): Omit<Page, 'limit'> => ({
-  afterSeq: handled.at(-1)!.seq,
-  ...(page.upToSeq !== undefined ? { upToSeq: page.upToSeq } : {}),
-});
+/**
+ * `handle` applied to the entries in turn, up to `limit` of them; truncated (with the range
+ * after the last one handled) when another entry follows, which is then left alone.
+ */
+async function takePage<T extends { seq: number }>(
+  source: AsyncIterable<DeadLetter>,
+  page: Page & { limit: number },
+  handle: (entry: DeadLetter) => T | Promise<T>,
+): Promise<{ items: T[] } & Paged> {
+  const items: T[] = [];
+  for await (const entry of source) {
+    if (items.length === page.limit) {
+      const end = page.upToSeq !== undefined ? { upToSeq: page.upToSeq } : {};
+      return { items, truncated: true, resume: { afterSeq: items.at(-1)!.seq, ...end } };
+    }
+    items.push(await handle(entry));
+  }
+  return { items, truncated: false };
+}
 
 export interface DeadLetterDeskDeps {
   js: JetStreamClient;
@@ -174,14 +188,9 @@ export function createDeadLetterDesk(deps: DeadLetterDeskDeps) {
    * matched: then `resume` is the range of the next page.
    */
   async function list(filter: DeadLetterFilter = {}, page: Page = {}): Promise<ListPage> {
-    const limit = page.limit ?? 100;
-    const found: DeadLetter[] = [];
-    for await (const entry of entries(filter, page)) {
-      if (found.length === limit)
-        return { entries: found, truncated: true, resume: resumeAfter(found, page) };
-      found.push(entry);
-    }
-    return { entries: found, truncated: false };
+    const range = { ...page, limit: page.limit ?? 100 };
+    const { items, ...paged } = await takePage(entries(filter, range), range, (entry) => entry);
+    return { entries: items, ...paged };
   }
 
   /** The latest dead letter of an order, or undefined. */
@@ -246,18 +255,13 @@ export function createDeadLetterDesk(deps: DeadLetterDeskDeps) {
    * "until none match" lets entries that stay (not redrivable) end the walk too.
    */
   async function redrivePage(filter: DeadLetterFilter = {}, page: Page = {}): Promise<RedrivePage> {
-    const limit = page.limit ?? 1_000;
     const range = {
       ...page,
+      limit: page.limit ?? 1_000,
       upToSeq: page.upToSeq ?? (await jsm.streams.info(ORDERS_DLQ_STREAM)).state.last_seq,
     };
-    const results: RedriveResult[] = [];
-    for await (const entry of entries(filter, range)) {
-      if (results.length === limit)
-        return { results, truncated: true, resume: resumeAfter(results, range) };
-      results.push(await redriveEntry(entry));
-    }
-    return { results, truncated: false };
+    const { items, ...paged } = await takePage(entries(filter, range), range, redriveEntry);
+    return { results: items, ...paged };
   }
 
   /** Removes the order's dead letters (the order stays FAILED_PERMANENT); returns how many. */
