@@ -3,7 +3,7 @@
  * `orders` and `idempotency` buckets are pre-filled with that many entries (COMPLETED orders
  * with their history, and answered idempotency keys, written as production writes them), then:
  *   - the relay's and a worker's start-up time (process spawn to serving /healthz, i.e.
- *     consumers open), restarted after the fill;
+ *     consumers open), each started START_SAMPLES times after the fill: the median is the figure;
  *   - POST /orders, then GET /orders/:id of random stored orders, p50 and p99 and throughput:
  *     in a closed loop, then paced at half of the first size's closed-loop throughput.
  * The relay runs during the fill, as it would have in production, and is caught up first.
@@ -27,6 +27,7 @@ import {
   type OrderRecord,
 } from '../src/shared/index.js';
 import { PACED_IN_FLIGHT, arrivalSchedule } from './arrivals.js';
+import type { BenchProcess } from './processes.js';
 import { latencyHistogram, milliseconds, recordMs } from './report.js';
 import {
   BENCH_AUTHORIZATION,
@@ -48,8 +49,10 @@ interface RequestFigures {
 export interface CostGrowthRow {
   storedOrders: number;
   fillSeconds: number;
+  /** Medians of START_SAMPLES start-ups; every start-up in `startSamplesMs`. */
   relayStartMs: number;
   workerStartMs: number;
+  startSamplesMs: { relay: number[]; worker: number[] };
   /** 8 clients as fast as they go: the p99 compared across sizes, and capacity. */
   closedLoop: RequestFigures;
   /** At fixed arrival rates, the same at every size: p99 with stalls counted in full. */
@@ -58,6 +61,27 @@ export interface CostGrowthRow {
 }
 
 const FILL_IN_FLIGHT = 512;
+
+/**
+ * Start-ups timed per component and size. One reading swung by a fifth between runs here (a
+ * busy server right after the fill, a slow spawn), too much to tell flat from growing.
+ */
+const START_SAMPLES = 3;
+
+/** Starts a component START_SAMPLES times, stopping each before the next; the last keeps running. */
+async function timedStarts(start: () => Promise<BenchProcess>): Promise<number[]> {
+  const samples: number[] = [];
+  for (let i = 0; i < START_SAMPLES; i++) {
+    const started = performance.now();
+    const component = await start();
+    samples.push(Math.round(performance.now() - started));
+    if (i < START_SAMPLES - 1) await component.stop();
+  }
+  return samples;
+}
+
+const median = (values: readonly number[]): number =>
+  [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 const at = '2026-01-01T00:00:00.000Z';
 
 function completedOrder(orderId: string): OrderRecord {
@@ -331,12 +355,8 @@ export async function runCostGrowth(opts: {
       const fillSeconds = (performance.now() - fillStarted) / 1000;
       await relay.stop();
 
-      const relayStarted = performance.now();
-      await stack.startRelay();
-      const relayStartMs = performance.now() - relayStarted;
-      const workerStarted = performance.now();
-      await stack.startWorker('worker-1');
-      const workerStartMs = performance.now() - workerStarted;
+      const relayStarts = await timedStarts(() => stack.startRelay());
+      const workerStarts = await timedStarts(() => stack.startWorker('worker-1'));
       await stack.startGateway();
 
       const measured = await measureRequests(stack, ids, opts.measureSeconds, rates);
@@ -351,8 +371,9 @@ export async function runCostGrowth(opts: {
       rows.push({
         storedOrders: size,
         fillSeconds: Math.round(fillSeconds),
-        relayStartMs: Math.round(relayStartMs),
-        workerStartMs: Math.round(workerStartMs),
+        relayStartMs: median(relayStarts),
+        workerStartMs: median(workerStarts),
+        startSamplesMs: { relay: relayStarts, worker: workerStarts },
         closedLoop: figures(measured.closedPost, measured.closedGet),
         paced: figures(measured.pacedPost, measured.pacedGet),
         bucketsMb: {
