@@ -4,6 +4,7 @@
  * with their history, and answered idempotency keys, written as production writes them), then:
  *   - the relay's and a worker's start-up time (process spawn to serving /healthz, i.e.
  *     consumers open), each started START_SAMPLES times after the fill: the median is the figure;
+ *     next to it, the same number of `nats-orders --version` runs (Node and the code, no NATS);
  *   - POST /orders, then GET /orders/:id of random stored orders, p50 and p99 and throughput:
  *     in a closed loop, then paced at half of the first size's closed-loop throughput.
  * The relay runs during the fill, as it would have in production, and is caught up first.
@@ -27,7 +28,7 @@ import {
   type OrderRecord,
 } from '../src/shared/index.js';
 import { PACED_IN_FLIGHT, arrivalSchedule } from './arrivals.js';
-import type { BenchProcess } from './processes.js';
+import { cliBootMs, type BenchProcess } from './processes.js';
 import { latencyHistogram, milliseconds, recordMs } from './report.js';
 import {
   BENCH_AUTHORIZATION,
@@ -52,7 +53,9 @@ export interface CostGrowthRow {
   /** Medians of START_SAMPLES start-ups; every start-up in `startSamplesMs`. */
   relayStartMs: number;
   workerStartMs: number;
-  startSamplesMs: { relay: number[]; worker: number[] };
+  /** Median of START_SAMPLES runs of `nats-orders --version`, just before the start-ups. */
+  cliBootMs: number;
+  startSamplesMs: { relay: number[]; worker: number[]; cliBoot: number[] };
   /** 8 clients as fast as they go: the p99 compared across sizes, and capacity. */
   closedLoop: RequestFigures;
   /** At fixed arrival rates, the same at every size: p99 with stalls counted in full. */
@@ -355,6 +358,8 @@ export async function runCostGrowth(opts: {
       const fillSeconds = (performance.now() - fillStarted) / 1000;
       await relay.stop();
 
+      const boots: number[] = [];
+      for (let i = 0; i < START_SAMPLES; i++) boots.push(await cliBootMs());
       const relayStarts = await timedStarts(() => stack.startRelay());
       const workerStarts = await timedStarts(() => stack.startWorker('worker-1'));
       await stack.startGateway();
@@ -373,7 +378,8 @@ export async function runCostGrowth(opts: {
         fillSeconds: Math.round(fillSeconds),
         relayStartMs: median(relayStarts),
         workerStartMs: median(workerStarts),
-        startSamplesMs: { relay: relayStarts, worker: workerStarts },
+        cliBootMs: median(boots),
+        startSamplesMs: { relay: relayStarts, worker: workerStarts, cliBoot: boots },
         closedLoop: figures(measured.closedPost, measured.closedGet),
         paced: figures(measured.pacedPost, measured.pacedGet),
         bucketsMb: {
@@ -395,11 +401,11 @@ export function costGrowthTable(rows: readonly CostGrowthRow[]): string {
     return `${f.postMs.p50} / ${f.postMs.p99}${per(f.postPerSecond)} | ${f.getMs.p50} / ${f.getMs.p99}${per(f.getPerSecond)}`;
   };
   return [
-    '| stored orders | closed-loop POST p50 / p99 ms | closed-loop GET p50 / p99 ms | paced POST p50 / p99 ms | paced GET p50 / p99 ms | relay start ms | worker start ms | buckets MB (orders / idempotency) | fill s |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| stored orders | closed-loop POST p50 / p99 ms | closed-loop GET p50 / p99 ms | paced POST p50 / p99 ms | paced GET p50 / p99 ms | relay start ms | worker start ms | CLI boot ms | buckets MB (orders / idempotency) | fill s |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...rows.map(
       (r) =>
-        `| ${r.storedOrders.toLocaleString('en')} | ${requests(r.closedLoop, false)} | ${requests(r.paced, true)} | ${r.relayStartMs} | ${r.workerStartMs} | ${r.bucketsMb.orders} / ${r.bucketsMb.idempotency} | ${r.fillSeconds} |`,
+        `| ${r.storedOrders.toLocaleString('en')} | ${requests(r.closedLoop, false)} | ${requests(r.paced, true)} | ${r.relayStartMs} | ${r.workerStartMs} | ${r.cliBootMs} | ${r.bucketsMb.orders} / ${r.bucketsMb.idempotency} | ${r.fillSeconds} |`,
     ),
   ].join('\n');
 }

@@ -96,6 +96,18 @@ export function wrapProcess(
 }
 
 /**
+ * Milliseconds from spawning `nats-orders --version` to its exit: starting Node and loading all
+ * of the code (the CLI imports every component), without NATS. Set against a component's
+ * start-up, it tells the machine's share from the component's.
+ */
+export async function cliBootMs(): Promise<number> {
+  const started = performance.now();
+  const child = spawn(process.execPath, ['--import', 'tsx', CLI, '--version'], { stdio: 'ignore' });
+  await new Promise((resolve, reject) => child.once('exit', resolve).once('error', reject));
+  return Math.round(performance.now() - started);
+}
+
+/**
  * Starts `nats-orders <args>` and resolves once `readyUrl` answers 2xx (a health endpoint:
  * the bench runs components at LOG_LEVEL=warn, so there is no log line to wait for).
  */
