@@ -64,7 +64,8 @@ export async function measureCeiling(
   );
 
   // A publish retried by the client after a lost answer (a leader change on R3 under load)
-  // can land twice: read the revision and go on, as the system's actors do on a conflict.
+  // can land twice, or be refused while the first is still being proposed (10164, see
+  // isKvConflict): read the revision and go on, as the system's actors do on a conflict.
   let conflicts = 0;
   const updateOrRead = async (key: string, rev: number): Promise<number> => {
     try {
@@ -80,8 +81,8 @@ export async function measureCeiling(
   // sync_interval: always; nats-server#7281 reports the same for updates). The system's actor
   // store reads the key, after a pause that lets a lagging replica catch up, and goes on; so
   // does this, and it tries the create again if the key is still not there: for about 160 ms
-  // (pauses of 2 to 50 ms). 30 ms was not enough on R3 with sync_interval: always late in an
-  // --all run (09-11-36: c=32 and c=128 failed, alone they passed three times since).
+  // (pauses of 2 to 50 ms). (The R3 sync-always failures of the --all runs were not this, but
+  // the update above refused with 10164, which isKvConflict did not count as a conflict.)
   const createOrRead = async (bucket: typeof orders, key: string): Promise<number> => {
     for (let attempt = 1; ; attempt++) {
       try {

@@ -49,9 +49,17 @@ export class StartupError extends AppError {
 
 /** JetStream's "wrong last sequence": a KV create on an existing key, or a stale CAS revision. */
 export const KV_CONFLICT_API_CODE = 10071;
+/**
+ * The same refusal without the sequence: a clustered stream answers it to a compare-and-set (or
+ * a create) on a key whose earlier write is still being proposed (nats-server 2.12,
+ * checkMsgHeadersPreClusteredProposal). Another writer got there first, as with 10071.
+ */
+export const KV_IN_FLIGHT_CONFLICT_API_CODE = 10164;
 
+/** Another writer won the key: re-read and decide again (never an error to report). */
 export function isKvConflict(err: unknown): boolean {
-  return apiErrorCode(err) === KV_CONFLICT_API_CODE;
+  const code = apiErrorCode(err);
+  return code === KV_CONFLICT_API_CODE || code === KV_IN_FLIGHT_CONFLICT_API_CODE;
 }
 
 /** JetStream's "no message found", e.g. deleting a message that is already gone. */
