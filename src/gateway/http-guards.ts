@@ -37,7 +37,10 @@ export function registerHttpGuards(app: FastifyInstance, opts: HttpGuardOptions)
     crossOriginResourcePolicy: { policy: 'same-origin' },
   });
   app.addHook('onRequest', (req, reply, done) => {
-    securityHeaders(req.raw, reply.raw, () => done());
+    // helmet 8 throws rather than calling back with an error, but pass one on if it ever does.
+    securityHeaders(req.raw, reply.raw, (err) =>
+      err ? done(err instanceof Error ? err : new Error('helmet failed', { cause: err })) : done(),
+    );
   });
   if (opts.rateLimitPerSecond <= 0) return;
   void app.register(rateLimit, {
