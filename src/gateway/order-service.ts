@@ -8,6 +8,7 @@ import {
   isOrderId,
   newTraceparent,
   parseTraceparent,
+  retryWhileUnavailable,
   traceIdOf,
   type CrashPoint,
   type Logger,
@@ -93,7 +94,11 @@ export function createOrderService(deps: {
   async function create(cmd: CreateOrderCommand): Promise<CreateOrderResult> {
     const amount = orderAmount(cmd.body);
     const fingerprint = requestFingerprint('POST /orders', cmd.body);
-    const claim = await idempotency.claim(cmd.tenant, cmd.idempotencyKey, fingerprint, nuid.next());
+    const newOrderId = nuid.next();
+    // Each step is safe to repeat: a repeated claim finds its own entry, a create its own order.
+    const claim = await retryWhileUnavailable(() =>
+      idempotency.claim(cmd.tenant, cmd.idempotencyKey, fingerprint, newOrderId),
+    );
     metrics?.idempotencyOutcomes.inc({
       outcome: { replay: 'replayed', in_flight: 'in_flight', mismatch: 'mismatch', claimed: 'new' }[
         claim.kind
@@ -115,7 +120,7 @@ export function createOrderService(deps: {
     }
     crashPoint('gateway.after-claim');
     // Create-if-absent: a takeover after a crashed gateway finds the order it may have made.
-    const { order, created } = await store.create({
+    const input = {
       orderId: claim.orderId,
       tenant: cmd.tenant,
       customerId: cmd.body.customerId,
@@ -125,7 +130,8 @@ export function createOrderService(deps: {
       correlationId: cmd.correlationId,
       traceparent: parseTraceparent(cmd.traceparent) ?? newTraceparent(),
       at: new Date().toISOString(),
-    });
+    };
+    const { order, created } = await retryWhileUnavailable(() => store.create(input));
     crashPoint('gateway.after-create');
     const body = acceptedOrder(order.record);
     log.info(
@@ -143,7 +149,9 @@ export function createOrderService(deps: {
 
   /** The tenant's order; another tenant's order is indistinguishable from a missing one. */
   async function loadOwn(tenant: string, orderId: string) {
-    const order = isOrderId(orderId) ? await store.load(orderId) : undefined;
+    const order = isOrderId(orderId)
+      ? await retryWhileUnavailable(() => store.load(orderId))
+      : undefined;
     if (!order || order.record.context.tenant !== tenant)
       throw new ProblemError(404, 'ORDER_NOT_FOUND');
     return order;
@@ -160,8 +168,10 @@ export function createOrderService(deps: {
    */
   async function cancel(tenant: string, orderId: string): Promise<OrderView> {
     await loadOwn(tenant, orderId);
-    const result = await store.update(orderId, (record) =>
-      record.status === 'CREATED' ? { type: 'CANCEL', at: new Date().toISOString() } : undefined,
+    const result = await retryWhileUnavailable(() =>
+      store.update(orderId, (record) =>
+        record.status === 'CREATED' ? { type: 'CANCEL', at: new Date().toISOString() } : undefined,
+      ),
     );
     if (result.kind === 'missing') throw new ProblemError(404, 'ORDER_NOT_FOUND');
     const { record } = result.order;

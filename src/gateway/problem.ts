@@ -4,9 +4,8 @@
  * `Nats-Service-Error-Code` (the HTTP-equivalent status) and `Nats-Service-Error`.
  */
 import { Type, type Static } from '@sinclair/typebox';
-import { JetStreamApiError } from '@nats-io/jetstream';
 import { errors } from '@nats-io/transport-node';
-import { AppError } from '../shared/index.js';
+import { AppError, isJetStreamUnavailable } from '../shared/index.js';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 
@@ -105,14 +104,19 @@ function isUnavailable(err: unknown): boolean {
   ) {
     return true;
   }
-  return err instanceof JetStreamApiError && err.status === 503;
+  // Also no responders as the JetStream client wraps it ("jetstream is not enabled").
+  return isJetStreamUnavailable(err);
 }
 
 /** Anything that is not a ProblemError becomes a 503 (NATS unavailable) or a bare 500. */
 export function asProblem(err: unknown): ProblemError {
   if (err instanceof ProblemError) return err;
   if (isUnavailable(err)) {
-    return new ProblemError(503, 'SERVICE_UNAVAILABLE', 'NATS is unreachable; retry shortly');
+    return new ProblemError(
+      503,
+      'SERVICE_UNAVAILABLE',
+      'NATS or JetStream is unavailable; retry shortly',
+    );
   }
   return new ProblemError(500, 'INTERNAL');
 }
