@@ -19,6 +19,8 @@ export interface Settings {
   workers: number;
   size: 1 | 3;
   syncAlways: boolean;
+  /** Relay, worker and gateway in one process (`nats-orders all`) instead of one each. */
+  combined?: boolean;
 }
 
 export const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
@@ -50,20 +52,25 @@ export function machine() {
   };
 }
 
+type Family = Pick<Settings, 'size' | 'syncAlways' | 'workers' | 'combined'>;
+
+const processesLabel = (s: Family): string =>
+  s.combined ? 'all in one process' : `${s.workers} worker(s)`;
+
 /** "R1 sync always, 2 worker(s)": a scenario without its concurrency (a sweep's line). */
-export function familyLabel(s: Pick<Settings, 'size' | 'syncAlways' | 'workers'>): string {
-  return `R${s.size}${s.syncAlways ? ' sync always' : ''}, ${s.workers} worker(s)`;
+export function familyLabel(s: Family): string {
+  return `R${s.size}${s.syncAlways ? ' sync always' : ''}, ${processesLabel(s)}`;
 }
 
 export function scenarioLabel(s: Settings): string {
   const load = s.ratePerSecond ? `paced ${s.ratePerSecond}/s` : `c=${s.concurrency}`;
-  return `R${s.size}${s.syncAlways ? ' sync always' : ''}, ${load}, ${s.workers} worker(s)`;
+  return `R${s.size}${s.syncAlways ? ' sync always' : ''}, ${load}, ${processesLabel(s)}`;
 }
 
-/** "r3-sync-c32-w1", "r1-rate500-w2": a scenario in a file name. */
+/** "r3-sync-c32-w1", "r1-rate500-w2", "r1-c32-all": a scenario in a file name. */
 export function scenarioSlug(s: Settings): string {
   const load = s.ratePerSecond ? `rate${s.ratePerSecond}` : `c${s.concurrency}`;
-  return `r${s.size}${s.syncAlways ? '-sync' : ''}-${load}-w${s.workers}`;
+  return `r${s.size}${s.syncAlways ? '-sync' : ''}-${load}-${s.combined ? 'all' : `w${s.workers}`}`;
 }
 
 export function fileStamp(at: Date): string {

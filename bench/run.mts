@@ -8,6 +8,7 @@
  *   npm run bench -- --size 3 --sync-always       R3 with sync_interval: always
  *   npm run bench -- --rate 500 --concurrency 64  paced: 500 orders/s, at most 64 in flight
  *   npm run bench -- --half-max                   closed loop, then paced at half its sustained
+ *   npm run bench -- --combined                   relay, worker and gateway in one process
  *   npm run bench -- --all                        every scenario family, each swept
  *   npm run bench -- --cost-growth                POST/GET p99 and start-up at 10^4..10^6 stored
  *   npm run bench -- --profile                    + a V8 CPU profile per component
@@ -46,6 +47,7 @@ const { values: args } = parseArgs({
     smoke: { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
     'half-max': { type: 'boolean', default: false },
+    combined: { type: 'boolean', default: false },
   },
 });
 
@@ -90,8 +92,15 @@ const families = args.all
         size: clusterSize(args.size),
         syncAlways: args['sync-always'],
         workers: positiveInteger('workers', args.workers),
+        ...(args.combined ? { combined: true } : {}),
       },
     ];
+if (args.combined && (args.all || families[0]!.workers !== 1)) {
+  process.stderr.write(
+    'bench: --combined runs one worker, in the one process; not with --all or --workers\n',
+  );
+  process.exit(2);
+}
 const scenarios: Settings[] = families.flatMap((family) =>
   concurrencies.map((concurrency) => ({
     ...family,

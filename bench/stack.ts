@@ -1,7 +1,8 @@
 /**
  * The system under test, as in production: nats-server node(s) and one process per component
  * (payment stub with a fixed 2 ms latency, relay, worker(s), gateway), each started through
- * the CLI and waited for on its health endpoint. One stack per scenario, removed afterwards.
+ * the CLI and waited for on its health endpoint; or, with `--combined`, relay, worker and
+ * gateway in one process (`nats-orders all`). One stack per scenario, removed afterwards.
  */
 import type { Dispatcher } from 'undici';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -75,6 +76,8 @@ export interface BenchStack {
   startRelay(): Promise<BenchProcess>;
   startWorker(name: string): Promise<BenchProcess>;
   startGateway(): Promise<BenchProcess>;
+  /** Relay, worker and gateway in one process: `nats-orders all`. */
+  startAllInOne(): Promise<BenchProcess>;
   stop(): Promise<void>;
 }
 
@@ -153,6 +156,8 @@ export async function startBenchStack(opts: StackOptions): Promise<BenchStack> {
     startWorker: (name) => withMetrics(name, ['worker', '--no-provision']),
     startGateway: () =>
       start('gateway', ['gateway', '--no-provision'], {}, `http://127.0.0.1:${httpPort}/readyz`),
+    startAllInOne: () =>
+      start('all-in-one', ['all', '--no-provision'], {}, `http://127.0.0.1:${httpPort}/readyz`),
     async stop() {
       running.delete(stack);
       await nc.drain().catch(() => undefined);

@@ -57,9 +57,13 @@ export async function runThroughput(
   try {
     opts.log(`bench: ${JSON.stringify(settings)}`);
     await stack.startPaymentStub();
-    await stack.startRelay();
-    for (let i = 0; i < settings.workers; i++) await stack.startWorker(`worker-${i + 1}`);
-    await stack.startGateway();
+    if (settings.combined) {
+      await stack.startAllInOne();
+    } else {
+      await stack.startRelay();
+      for (let i = 0; i < settings.workers; i++) await stack.startWorker(`worker-${i + 1}`);
+      await stack.startGateway();
+    }
 
     // The bench process itself shares the 2 cores: its load generator (undici, the arrival
     // schedule, the completed-event subscription) is counted too, so the columns add up.

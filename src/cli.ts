@@ -6,7 +6,7 @@
  */
 import { Command, InvalidArgumentError } from 'commander';
 import { nuid } from '@nats-io/transport-node';
-import { COMPONENTS, provisionTopology, startComponent } from './components.js';
+import { COMPONENTS, provisionTopology, startAllComponents, startComponent } from './components.js';
 import { runDev } from './dev.js';
 import { registerDlqCommands } from './dlq-cli.js';
 import { createPaymentsStub } from './payments-stub/index.js';
@@ -59,6 +59,21 @@ for (const name of COMPONENTS) {
       }),
     );
 }
+
+program
+  .command('all')
+  .description(
+    'run a relay, a worker and a gateway in one process (few cores: fewer processes to wake)',
+  )
+  .option('--no-provision', 'do not create or check the NATS resources at start')
+  .action((opts: { provision: boolean }) =>
+    runCommand(async () => {
+      const config = loadConfig(process.env);
+      const log = createRootLogger(config.logLevel);
+      const all = await startAllComponents({ config, log, provision: opts.provision });
+      onShutdown(log, () => all.stop());
+    }),
+  );
 
 program
   .command('provision')

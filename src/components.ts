@@ -236,3 +236,34 @@ export async function startComponent(
     throw err;
   }
 }
+
+/**
+ * A relay, a worker and a gateway in one process, on one metrics registry (the gateway's
+ * /metrics shows them all): `nats-orders all` and `dev`. Stopping goes gateway first (no new
+ * orders), then the worker (its in-flight payments), then the relay (it publishes the events
+ * those produced). If one fails to start, the ones started are stopped.
+ */
+export async function startAllComponents(opts: {
+  config: Config;
+  log: Logger;
+  provision?: boolean;
+}): Promise<{ components: RunningComponent[]; stop(): Promise<void> }> {
+  const metrics = createMetrics();
+  // The gateway serves everyone's metrics on its HTTP port: a second server would want the
+  // same METRICS_PORT.
+  const config: Config = { ...opts.config, metricsPort: undefined };
+  const components: RunningComponent[] = [];
+  const stop = async () => {
+    for (const c of [...components].reverse()) await c.stop();
+  };
+  try {
+    for (const name of ['relay', 'worker', 'gateway'] as const) {
+      const provision = opts.provision !== false && name === 'relay'; // once is enough
+      components.push(await startComponent(name, { config, log: opts.log, provision, metrics }));
+    }
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { components, stop };
+}

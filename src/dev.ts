@@ -8,14 +8,13 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startComponent, provisionTopology, type RunningComponent } from './components.js';
+import { provisionTopology, startAllComponents } from './components.js';
 import { createPaymentsStub } from './payments-stub/index.js';
 import { onShutdown } from './run.js';
 import {
   NatsServerProcess,
   StartupError,
   connectNats,
-  createMetrics,
   createRootLogger,
   findNatsServerBinary,
   freePort,
@@ -94,13 +93,9 @@ export async function runDev(env: Env): Promise<void> {
     { devMode: true },
   );
 
-  const components: RunningComponent[] = [];
-  // One process, one registry: the gateway's /metrics shows every component's metrics.
-  const metrics = createMetrics();
+  let all: Awaited<ReturnType<typeof startAllComponents>> | undefined;
   const stopAll = async () => {
-    // Gateway first (no new orders), then worker (in-flight payments), relay last (it publishes
-    // the events those produced), then the stub and the server.
-    for (const c of [...components].reverse()) await c.stop();
+    await all?.stop();
     await stub?.close();
     await nats?.stop();
   };
@@ -111,14 +106,12 @@ export async function runDev(env: Env): Promise<void> {
     const report = await provisionTopology(nc, config);
     await nc.drain();
     log.info(report, 'provisioned');
-    for (const name of ['relay', 'worker', 'gateway'] as const) {
-      components.push(await startComponent(name, { config, log, provision: false, metrics }));
-    }
+    all = await startAllComponents({ config, log, provision: false });
   } catch (err) {
     await stopAll(); // never leave the embedded server running behind a failed start
     throw err;
   }
-  const api = components.find((c) => c.name === 'gateway')!.url!;
+  const api = all.components.find((c) => c.name === 'gateway')!.url!;
   const natsUrl = config.natsServers!.join(',');
   process.stdout.write(
     [
