@@ -8,6 +8,7 @@ import { jetstream } from '@nats-io/jetstream';
 import { createActorStore } from '../actors/index.js';
 import type { DeadLetterDesk } from '../relay/index.js';
 import {
+  REQUEST_STEP_TIMEOUT_MS,
   StartupError,
   monitorConnection,
   noCrashPoints,
@@ -61,7 +62,9 @@ export async function createGateway(deps: {
   }
   if (config.apiKeys.size === 0)
     log.warn('authentication is OFF: every caller is tenant "default"');
-  const js = jetstream(nc);
+  // Each step of a request is retried after a timeout (order-service.ts), so a write lost in a
+  // leader change costs its client 2 s, not the client's default of 5 s and then a 503.
+  const js = jetstream(nc, { timeout: REQUEST_STEP_TIMEOUT_MS });
   const [ordersKv, idempotencyKv] = await Promise.all([
     openOrdersBucket(js),
     openIdempotencyBucket(js),

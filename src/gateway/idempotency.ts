@@ -27,6 +27,8 @@ interface IdempotencyRecord {
   orderId: string;
   /** Epoch ms until which the owner holds the key; after it, a retry may take over. */
   leaseUntil: number;
+  /** The request (its would-be order id) that took over an expired lease, if one did. */
+  takenOverBy?: string;
 }
 
 export type Claim =
@@ -122,6 +124,9 @@ export function createIdempotencyStore(opts: {
       // "wrong last sequence", as a replicated bucket sometimes does under load (nats-server#7281).
       if (existing.orderId === newOrderId)
         return { kind: 'claimed', orderId: newOrderId, takeover: false };
+      // Likewise this request's own takeover, stored though its answer was lost (a timeout).
+      if (existing.takenOverBy === newOrderId)
+        return { kind: 'claimed', orderId: existing.orderId, takeover: true };
       const response = await acceptedResponse(existing.orderId);
       if (response) return { kind: 'replay', response };
       if (existing.leaseUntil > now()) return { kind: 'in_flight' };
@@ -129,7 +134,7 @@ export function createIdempotencyStore(opts: {
       try {
         await kv.update(
           kvKey,
-          encode({ ...existing, leaseUntil: now() + leaseMs }),
+          encode({ ...existing, leaseUntil: now() + leaseMs, takenOverBy: newOrderId }),
           entry.revision,
         );
         return { kind: 'claimed', orderId: existing.orderId, takeover: true };

@@ -75,7 +75,7 @@ export function answers(success: Success, problemStatuses: readonly number[]) {
   }
   response['5xx'] = problem(
     503,
-    '503 SERVICE_UNAVAILABLE: NATS is unreachable or JetStream could not take the request for about a second (a stream leader election), retry after `Retry-After` (a POST with the same Idempotency-Key); 500 INTERNAL: a bug, no detail is given',
+    '503 SERVICE_UNAVAILABLE: NATS is unreachable or JetStream could not take the request for about 5 s (no stream leader), retry after `Retry-After` (a POST with the same Idempotency-Key); 500 INTERNAL: a bug, no detail is given',
   );
   return response;
 }

@@ -125,6 +125,36 @@ describe('idempotency over HTTP', () => {
     });
   });
 
+  it('owns a key its own takeover updated, though the takeover was not answered', async () => {
+    // A takeover that timed out may still have been stored; the request's retry (same order id
+    // to offer) must see its own takeover, not a live lease to wait for.
+    let clock = Date.now();
+    const idempotency = createIdempotencyStore({
+      kv: await openIdempotencyBucket(jetstream(ctx.nc)),
+      leaseMs: 1_000,
+      acceptedResponse: async () => undefined, // the dead owner never created its order
+      now: () => clock,
+    });
+    const fingerprint = requestFingerprint('POST /orders', sampleOrder());
+    await idempotency.claim(DEFAULT_TENANT, 'took-over-1', fingerprint, 'dead-owner-id');
+    clock += 5_000; // the owner's lease ran out
+    const takeover = await idempotency.claim(
+      DEFAULT_TENANT,
+      'took-over-1',
+      fingerprint,
+      'retry-id',
+    );
+    expect(takeover).toEqual({ kind: 'claimed', orderId: 'dead-owner-id', takeover: true });
+    // The same request again (its takeover's answer lost): still its own, within the new lease.
+    expect(await idempotency.claim(DEFAULT_TENANT, 'took-over-1', fingerprint, 'retry-id')).toEqual(
+      takeover,
+    );
+    // Anyone else waits for that lease.
+    expect(await idempotency.claim(DEFAULT_TENANT, 'took-over-1', fingerprint, 'third-id')).toEqual(
+      { kind: 'in_flight' },
+    );
+  });
+
   it('replays at once when the owner created the order and died before answering', async () => {
     // The owner holds a live lease; the order it made exists: that order is the answer.
     const js = jetstream(ctx.nc);
