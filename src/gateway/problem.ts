@@ -94,18 +94,15 @@ export const UNAVAILABLE_RETRY_AFTER_SECONDS = 1;
  * be retried as it is. Anything else unexpected is a bug, answered without detail.
  */
 function isUnavailable(err: unknown): boolean {
-  if (
+  return (
     err instanceof errors.TimeoutError ||
-    err instanceof errors.NoRespondersError ||
     err instanceof errors.ConnectionError ||
     err instanceof errors.ClosedConnectionError ||
     err instanceof errors.DrainingConnectionError ||
-    err instanceof errors.RequestError
-  ) {
-    return true;
-  }
-  // Also no responders as the JetStream client wraps it ("jetstream is not enabled").
-  return isJetStreamUnavailable(err);
+    err instanceof errors.RequestError ||
+    // No responders (also as the JetStream client wraps it) and JetStream's own 503s.
+    isJetStreamUnavailable(err)
+  );
 }
 
 /** Anything that is not a ProblemError becomes a 503 (NATS unavailable) or a bare 500. */

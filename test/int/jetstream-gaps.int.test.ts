@@ -23,6 +23,7 @@ import { startNats, type NatsFixture } from '../fixtures/nats.js';
 import { expectInvariantsHold } from '../fixtures/invariants.js';
 import { postOrder, sampleOrder } from '../fixtures/orders-client.js';
 import { useStack } from '../fixtures/stack.js';
+import { waitFor } from '../fixtures/wait.js';
 
 const ONE_BYTE = new Uint8Array([1]);
 
@@ -150,6 +151,7 @@ describe('the gateway, as stream leaders step down under a flow of orders (3 nod
     const accepted: string[] = [];
     let n = 0;
     let slowestMs = 0;
+    let answered = 0;
     for (let round = 0; round < 4; round++) {
       const until = Date.now() + 1_500;
       const client = async () => {
@@ -159,11 +161,16 @@ describe('the gateway, as stream leaders step down under a flow of orders (3 nod
           const res = await postOrder(base, key, sampleOrder(key));
           slowestMs = Math.max(slowestMs, Date.now() - sent);
           statuses[res.status] = (statuses[res.status] ?? 0) + 1;
+          answered++;
           if (res.status === 202) accepted.push(res.body.orderId as string);
         }
       };
+      const answeredBefore = answered;
       const clients = Array.from({ length: 8 }, client);
-      await new Promise((r) => setTimeout(r, 200));
+      // The step-downs land in a flow of orders: once every client has had an answer.
+      await waitFor('orders flowing', async () =>
+        answered >= answeredBefore + 8 ? true : undefined,
+      );
       for (const stream of [ORDERS_KV_STREAM, IDEMPOTENCY_KV_STREAM]) {
         await ctx.nc.request(`$JS.API.STREAM.LEADER.STEPDOWN.${stream}`, undefined, {
           timeout: 5_000,
