@@ -70,6 +70,7 @@ export async function createGateway(deps: {
     openIdempotencyBucket(js),
   ]);
   const store = createActorStore({ kv: ordersKv, metrics: deps.metrics });
+  const connection = deps.connection ?? monitorConnection(nc, log);
   const service = createOrderService({
     store,
     idempotency: createIdempotencyStore({
@@ -80,10 +81,10 @@ export async function createGateway(deps: {
     log: log.child({ component: 'gateway' }),
     crashPoint: deps.crashPoint ?? noCrashPoints,
     metrics: deps.metrics,
+    connection,
   });
   const authenticate = createAuthenticator(config.apiKeys);
   const identify = createIdentifier(config.apiKeys);
-  const connection = deps.connection ?? monitorConnection(nc, log);
   const app = buildApp({
     service,
     authenticate,

@@ -3,13 +3,14 @@
  * request-reply API both call this, so both have exactly the same semantics.
  */
 import { nuid } from '@nats-io/transport-node';
-import type { ActorStore } from '../actors/index.js';
+import type { ActorStore, StoredOrder } from '../actors/index.js';
 import {
   isOrderId,
   newTraceparent,
   parseTraceparent,
   retryWhileUnavailable,
   traceIdOf,
+  type ConnectionMonitor,
   type CrashPoint,
   type Logger,
   type Metrics,
@@ -71,14 +72,29 @@ export function acceptedResponseFrom(store: Pick<ActorStore, 'load'>) {
 
 export type OrderService = ReturnType<typeof createOrderService>;
 
+/**
+ * How long a request waits for a lost NATS connection to come back before answering 503: a
+ * failover to another server of the cluster takes one reconnect wait (250 ms) and a handshake.
+ * Without it, a request sent while NATS is down waited out its steps' timeouts (8 s).
+ */
+export const RECONNECT_GRACE_MS = 1_000;
+
 export function createOrderService(deps: {
   store: ActorStore;
   idempotency: IdempotencyStore;
   log: Logger;
   crashPoint: CrashPoint;
   metrics?: Metrics;
+  /** The connection's state: a request waits for it to come back for a moment only. */
+  connection?: Pick<ConnectionMonitor, 'whenConnected'>;
 }) {
   const { store, idempotency, log, crashPoint, metrics } = deps;
+
+  async function natsReachable(): Promise<void> {
+    if (deps.connection && !(await deps.connection.whenConnected(RECONNECT_GRACE_MS))) {
+      throw new ProblemError(503, 'SERVICE_UNAVAILABLE', 'NATS is not connected; retry shortly');
+    }
+  }
 
   /** The request's Idempotency-Key, counting the requests refused for a missing or bad one. */
   function idempotencyKey(header: string | string[] | undefined): string {
@@ -95,6 +111,7 @@ export function createOrderService(deps: {
     const amount = orderAmount(cmd.body);
     const fingerprint = requestFingerprint('POST /orders', cmd.body);
     const newOrderId = nuid.next();
+    await natsReachable();
     // Each step is safe to repeat: a repeated claim finds its own entry, a create its own order.
     const claim = await retryWhileUnavailable(() =>
       idempotency.claim(cmd.tenant, cmd.idempotencyKey, fingerprint, newOrderId),
@@ -149,9 +166,11 @@ export function createOrderService(deps: {
 
   /** The tenant's order; another tenant's order is indistinguishable from a missing one. */
   async function loadOwn(tenant: string, orderId: string) {
-    const order = isOrderId(orderId)
-      ? await retryWhileUnavailable(() => store.load(orderId))
-      : undefined;
+    let order: StoredOrder | undefined;
+    if (isOrderId(orderId)) {
+      await natsReachable();
+      order = await retryWhileUnavailable(() => store.load(orderId));
+    }
     if (!order || order.record.context.tenant !== tenant)
       throw new ProblemError(404, 'ORDER_NOT_FOUND');
     return order;

@@ -66,11 +66,17 @@ export async function connectNats(
 
 export interface ConnectionMonitor {
   connected(): boolean;
+  /** True at once when connected; else true on reconnecting, false if not within `withinMs`. */
+  whenConnected(withinMs: number): Promise<boolean>;
 }
 
 /** Logs connection changes and tells whether the connection is up now (for readiness). */
 export function monitorConnection(nc: NatsConnection, log: Logger): ConnectionMonitor {
   let connected = !nc.isClosed();
+  const waitingForReconnect = new Set<() => void>();
+  const wakeWaiters = () => {
+    for (const wake of waitingForReconnect) wake();
+  };
   void (async () => {
     for await (const status of nc.status()) {
       if (status.type === 'disconnect') {
@@ -79,6 +85,7 @@ export function monitorConnection(nc: NatsConnection, log: Logger): ConnectionMo
       } else if (status.type === 'reconnect') {
         connected = true;
         log.info({ server: status.server }, 'NATS reconnected');
+        wakeWaiters();
       } else if (status.type === 'error') {
         log.error({ err: status.error }, 'NATS connection error');
       }
@@ -86,6 +93,22 @@ export function monitorConnection(nc: NatsConnection, log: Logger): ConnectionMo
   })();
   void nc.closed().then(() => {
     connected = false;
+    wakeWaiters();
   });
-  return { connected: () => connected && !nc.isClosed() };
+  const isUp = () => connected && !nc.isClosed();
+  return {
+    connected: isUp,
+    whenConnected(withinMs) {
+      if (isUp() || nc.isClosed()) return Promise.resolve(isUp());
+      return new Promise((resolve) => {
+        const settle = () => {
+          clearTimeout(timer);
+          waitingForReconnect.delete(settle);
+          resolve(isUp());
+        };
+        const timer = setTimeout(settle, withinMs);
+        waitingForReconnect.add(settle);
+      });
+    },
+  };
 }
