@@ -14,7 +14,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { isKvConflict, pauseAfterConflict } from '../src/shared/index.js';
 
 /** Writes of one key refused with "wrong last sequence" before the ceiling gives up. */
-const MAX_CREATES = 8;
+const MAX_WRITE_ATTEMPTS = 8;
 /** A ceiling run whose consumers get nothing for this long has lost deliveries: fail it. */
 const ACK_STALL_MS = 30_000;
 
@@ -78,7 +78,7 @@ export async function measureCeiling(
       try {
         return await orders.update(key, value, rev);
       } catch (err) {
-        if (!isKvConflict(err) || attempt === MAX_CREATES) throw err;
+        if (!isKvConflict(err) || attempt === MAX_WRITE_ATTEMPTS) throw err;
         conflicts++;
         await pauseAfterConflict(attempt);
         const stored = (await orders.get(key))!.revision;
@@ -98,7 +98,7 @@ export async function measureCeiling(
       try {
         return await bucket.create(key, value);
       } catch (err) {
-        if (!isKvConflict(err) || attempt === MAX_CREATES) throw err;
+        if (!isKvConflict(err) || attempt === MAX_WRITE_ATTEMPTS) throw err;
         conflicts++;
         await pauseAfterConflict(attempt);
         const stored = await bucket.get(key);
