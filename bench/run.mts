@@ -2,17 +2,7 @@
  * `npm run bench`: the whole system as separate processes under closed-loop HTTP load, with
  * the ceiling measured in the same run (see throughput.ts). Prints progress and figures and
  * writes JSON, Markdown (and for several scenarios an SVG chart) under bench/results/.
- *
- *   npm run bench                                  R1, default sync, c=32, 1 worker
- *   npm run bench -- --concurrency 8,32,128       a concurrency sweep (+ chart)
- *   npm run bench -- --size 3 --sync-always       R3 with sync_interval: always
- *   npm run bench -- --rate 500 --concurrency 64  paced: 500 orders/s, at most 64 in flight
- *   npm run bench -- --half-max                   closed loop, then paced at half its sustained
- *   npm run bench -- --combined                   relay, worker and gateway in one process
- *   npm run bench -- --all                        every scenario family, each swept
- *   npm run bench -- --cost-growth                POST/GET p99 and start-up at 10^4..10^6 stored
- *   npm run bench -- --profile                    + a V8 CPU profile per component
- *   npm run bench -- --smoke                      a few seconds of tiny load (CI); no files
+ * `npm run bench -- --help` lists the options (USAGE below).
  */
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
@@ -32,24 +22,56 @@ import {
 import { stopRunningStacks } from './stack.js';
 import { runThroughput, type ThroughputReport } from './throughput.js';
 
-const { values: args } = parseArgs({
-  options: {
-    concurrency: { type: 'string', default: '32' },
-    rate: { type: 'string' },
-    duration: { type: 'string', default: '15' },
-    warmup: { type: 'string', default: '3' },
-    workers: { type: 'string', default: '1' },
-    size: { type: 'string', default: '1' },
-    'sync-always': { type: 'boolean', default: false },
-    all: { type: 'boolean', default: false },
-    'cost-growth': { type: 'boolean', default: false },
-    sizes: { type: 'string', default: '10000,100000,1000000' },
-    smoke: { type: 'boolean', default: false },
-    profile: { type: 'boolean', default: false },
-    'half-max': { type: 'boolean', default: false },
-    combined: { type: 'boolean', default: false },
-  },
-});
+const USAGE = `usage: npm run bench -- [options]
+  (no option)                   R1, default sync, c=32, 1 worker, 15 s after a 3 s warm-up
+  --concurrency 8,32,128        closed-loop clients; several values make a sweep (+ SVG chart)
+  --rate N                      paced: N orders/s (at most --concurrency in flight)
+  --half-max                    closed loop, then paced at half its sustained rate
+  --duration S / --warmup S     measured seconds (15) / warm-up seconds (3)
+  --workers N                   worker processes (1)
+  --size 1|3                    nats-server nodes, R1 or R3 (1)
+  --sync-always                 nats-server with sync_interval: always
+  --combined                    relay, worker and gateway in one process
+  --all                         every scenario family, each over c=8,32,128
+  --cost-growth [--sizes ...]   POST/GET p99 and start-up at 10^4,10^5,10^6 stored orders
+  --profile                     + a V8 CPU profile per component (no result files)
+  --smoke                       a few seconds of tiny load, for CI (no result files)
+  --help                        this text
+`;
+
+function commandLine() {
+  try {
+    return parseArgs({
+      options: {
+        help: { type: 'boolean', default: false },
+        concurrency: { type: 'string', default: '32' },
+        rate: { type: 'string' },
+        duration: { type: 'string', default: '15' },
+        warmup: { type: 'string', default: '3' },
+        workers: { type: 'string', default: '1' },
+        size: { type: 'string', default: '1' },
+        'sync-always': { type: 'boolean', default: false },
+        all: { type: 'boolean', default: false },
+        'cost-growth': { type: 'boolean', default: false },
+        sizes: { type: 'string', default: '10000,100000,1000000' },
+        smoke: { type: 'boolean', default: false },
+        profile: { type: 'boolean', default: false },
+        'half-max': { type: 'boolean', default: false },
+        combined: { type: 'boolean', default: false },
+      },
+    }).values;
+  } catch (err) {
+    // An unknown option or a missing value: one line saying which, then the options.
+    process.stderr.write(`bench: ${err instanceof Error ? err.message : String(err)}\n${USAGE}`);
+    process.exit(2);
+  }
+}
+
+const args = commandLine();
+if (args.help) {
+  process.stdout.write(USAGE);
+  process.exit(0);
+}
 
 /** The scenario families `--all` runs, each over the concurrency sweep. */
 const ALL_FAMILIES: Array<Pick<Settings, 'size' | 'syncAlways' | 'workers'>> = [

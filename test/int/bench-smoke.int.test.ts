@@ -68,3 +68,39 @@ describe('npm run bench:wakeup-cost', () => {
     }
   }, 90_000);
 });
+
+describe('npm run bench: its command line', () => {
+  const bench = (...args: string[]) =>
+    promisify(execFile)(process.execPath, ['--import', 'tsx', BENCH, ...args], {
+      timeout: 60_000,
+    }).then(
+      ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
+      (err: { code: number; stdout: string; stderr: string }) => err,
+    );
+
+  it('lists its options on --help, and starts nothing', async () => {
+    const { code, stdout, stderr } = await bench('--help');
+    expect(code).toBe(0);
+    expect(stderr).toBe('');
+    expect(stdout.split('\n')[0]).toBe('usage: npm run bench -- [options]');
+    for (const option of ['--concurrency', '--half-max', '--all', '--cost-growth', '--smoke'])
+      expect(stdout).toContain(`  ${option} `);
+  });
+
+  it('refuses an unknown option or a bad value in one line, with exit code 2', async () => {
+    const unknown = await bench('--concurency', '8');
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr.split('\n')[0]).toMatch(/^bench: Unknown option '--concurency'/);
+    expect(unknown.stderr).toContain('usage: npm run bench -- [options]');
+    expect(unknown.stderr).not.toContain('    at ');
+
+    const missing = await bench('--rate');
+    expect(missing.code).toBe(2);
+    expect(missing.stderr.split('\n')[0]).toMatch(
+      /^bench: Option '--rate <value>' argument missing/,
+    );
+
+    const badValue = await bench('--size', '2');
+    expect(badValue).toMatchObject({ code: 2, stderr: 'bench: --size must be 1 or 3 (got "2")\n' });
+  });
+});
