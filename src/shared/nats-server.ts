@@ -1,106 +1,12 @@
 /**
- * Finding and running a real nats-server: the embedded server of `nats-orders dev` and the
- * test fixtures (single node and 3-node cluster) both start it through here.
+ * Running a real nats-server: the embedded server of `nats-orders dev` and the test fixtures
+ * (single node and 3-node cluster) both start it through here.
  */
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import {
-  accessSync,
-  closeSync,
-  constants,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  writeFileSync,
-} from 'node:fs';
-import { randomInt } from 'node:crypto';
-import { createServer } from 'node:net';
-import { homedir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { StartupError } from './errors.js';
-
-export const PINNED_NATS_SERVER_VERSION = 'v2.12.15';
-const INSTALL_HINT =
-  `run \`npm run nats:install\` (go install github.com/nats-io/nats-server/v2@${PINNED_NATS_SERVER_VERSION}) ` +
-  'or set NATS_SERVER_BIN to a nats-server binary';
-
-function isExecutable(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function goBinDir(env: Record<string, string | undefined>): string {
-  try {
-    const gobin = execFileSync('go', ['env', 'GOBIN'], { encoding: 'utf8' }).trim();
-    if (gobin) return gobin;
-    return join(execFileSync('go', ['env', 'GOPATH'], { encoding: 'utf8' }).trim(), 'bin');
-  } catch {
-    return join(env.GOPATH ?? join(homedir(), 'go'), 'bin');
-  }
-}
-
-/** `NATS_SERVER_BIN`, then `PATH`, then `$(go env GOPATH)/bin`; else one clear error. */
-export function findNatsServerBinary(env: Record<string, string | undefined>): string {
-  return findBinary('nats-server', env.NATS_SERVER_BIN, env) ?? notFound();
-}
-
-/** The `nats` CLI, found the same way (`NATS_CLI_BIN`), or undefined. */
-export function findNatsCli(env: Record<string, string | undefined>): string | undefined {
-  return findBinary('nats', env.NATS_CLI_BIN, env);
-}
-
-function findBinary(
-  name: string,
-  explicit: string | undefined,
-  env: Record<string, string | undefined>,
-): string | undefined {
-  if (explicit) {
-    if (isExecutable(explicit)) return explicit;
-    throw new StartupError(`${name} binary ${explicit} (from the environment) is not executable`);
-  }
-  for (const dir of (env.PATH ?? '').split(delimiter)) {
-    if (dir && isExecutable(join(dir, name))) return join(dir, name);
-  }
-  const inGoBin = join(goBinDir(env), name);
-  return isExecutable(inGoBin) ? inGoBin : undefined;
-}
-
-function notFound(): never {
-  throw new StartupError(
-    `nats-server not found on PATH, in $(go env GOPATH)/bin or at NATS_SERVER_BIN: ${INSTALL_HINT}`,
-  );
-}
-
-/**
- * Ports for servers we start (nats-server nodes, components) are taken below Linux's ephemeral
- * range (32768-60999): a node restarted after a crash must get its own port back, and inside
- * that range any outgoing connection meanwhile may have been given it as its local port
- * (seen: a restarted node "exited early" in the fault campaign).
- */
-const PORT_RANGE = { from: 20_000, to: 32_000 };
-const MAX_PORT_TRIES = 50;
-
-function canListen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.unref();
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-  });
-}
-
-export async function freePort(): Promise<number> {
-  for (let i = 0; i < MAX_PORT_TRIES; i++) {
-    const port = PORT_RANGE.from + randomInt(PORT_RANGE.to - PORT_RANGE.from);
-    if (await canListen(port)) return port;
-  }
-  throw new StartupError(
-    `no free port in ${PORT_RANGE.from}-${PORT_RANGE.to} after ${MAX_PORT_TRIES} tries`,
-  );
-}
+import { freePort } from './free-port.js';
 
 export interface NatsServerNode {
   name: string;
