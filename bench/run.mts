@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { PACED_IN_FLIGHT } from './arrivals.js';
 import { sweepChart } from './chart.js';
 import { costGrowthTable, runCostGrowth } from './cost-growth.js';
+import { LEAD_IN_SECONDS, WARM_UP_SECONDS } from './request-phases.js';
 import {
   fileStamp,
   machine,
@@ -35,7 +36,8 @@ const USAGE = `usage: npm run bench -- [options]
   --all                         every scenario family, each over c=8,32,128
   --cost-growth [--sizes ...]   POST/GET p99 and start-up at 10^4,10^5,10^6 stored orders
   --profile                     + a V8 CPU profile per component (no result files)
-  --smoke                       a few seconds of tiny load, for CI (no result files)
+  --smoke                       a few seconds of tiny load, for CI (no result files); with
+                                --cost-growth, sizes 200 and 400 and short phases
   --help                        this text
 `;
 
@@ -143,14 +145,22 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const)
 
 if (args['cost-growth']) {
   const rows = await runCostGrowth({
-    sizes: args.sizes.split(',').map((n) => positiveInteger('sizes', n)),
-    measureSeconds: positiveInteger('duration', args.duration),
+    // A smoke run checks that the scenario still works end to end: two tiny sizes, no files.
+    sizes: (smoke ? '200,400' : args.sizes).split(',').map((n) => positiveInteger('sizes', n)),
+    timing: smoke
+      ? { seconds: 1, leadInSeconds: 0.5, warmUpSeconds: 1 }
+      : {
+          seconds: positiveInteger('duration', args.duration),
+          leadInSeconds: LEAD_IN_SECONDS,
+          warmUpSeconds: WARM_UP_SECONDS,
+        },
     log,
   });
   const table = costGrowthTable(rows);
   const result = { at: at.toISOString(), machine: machine(), costGrowth: rows };
   process.stdout.write(`${JSON.stringify(result, null, 2)}\n\n${table}\n`);
-  log(`bench: wrote ${writeResults(`${fileStamp(at)}-cost-growth`, result, table).join(', ')}`);
+  if (!smoke)
+    log(`bench: wrote ${writeResults(`${fileStamp(at)}-cost-growth`, result, table).join(', ')}`);
   process.exit(0);
 }
 const profileDir = args.profile

@@ -48,6 +48,36 @@ describe('npm run bench -- --smoke', () => {
   }, 180_000);
 });
 
+describe('npm run bench -- --cost-growth --smoke', () => {
+  it('fills the buckets, times the start-ups and measures every phase at each size', async () => {
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ['--import', 'tsx', BENCH, '--cost-growth', '--smoke'],
+      { timeout: 240_000, maxBuffer: 10 * 1024 * 1024 },
+    );
+    const { costGrowth: rows } = JSON.parse(
+      stdout.slice(0, stdout.indexOf('\n\n| stored orders')),
+    ) as { costGrowth: Array<Record<string, any>> };
+    expect(rows.map((r) => r.storedOrders)).toEqual([200, 400]);
+    for (const row of rows) {
+      for (const key of ['relayStartMs', 'workerStartMs', 'cliBootMs'])
+        expect(row[key], key).toBeGreaterThan(0);
+      expect(row.startSamplesMs.relay).toHaveLength(3);
+      expect(row.startSamplesMs.worker).toHaveLength(3);
+      for (const loop of [row.closedLoop, row.paced]) {
+        expect(loop.postPerSecond).toBeGreaterThan(0);
+        expect(loop.getPerSecond).toBeGreaterThan(0);
+        expect(loop.postMs.p99).toBeGreaterThanOrEqual(loop.postMs.p50);
+        expect(loop.getMs.p99).toBeGreaterThanOrEqual(loop.getMs.p50);
+      }
+      // The paced phases go at half of the first size's closed loop, the same at every size.
+      expect(row.paced.postPerSecond).toBeLessThan(rows[0]!.closedLoop.postPerSecond);
+      expect(row.bucketsMb.orders).toBeGreaterThan(0);
+    }
+    expect(stdout).toMatch(/^\| 400 \| /m);
+  }, 240_000);
+});
+
 describe('npm run bench:wakeup-cost', () => {
   it('prints the CPU per message of each side at every rate', async () => {
     const script = fileURLToPath(new URL('../../bench/wakeup-cost.mts', import.meta.url));
