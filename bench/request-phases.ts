@@ -31,12 +31,12 @@ export interface PhaseResult {
  * GETs at 10^6 stored orders waited up to 234 ms while nats-server loaded the blocks they hit
  * (700 MB of them); a steady state is what the sizes are compared on.
  */
-export const LEAD_IN_SECONDS = 3;
+const LEAD_IN_SECONDS = 3;
 /**
  * Mixed POSTs and GETs before the first phase. The first closed-loop phase of a fresh stack
  * ran 2-3x slower for its first 5 s while the components warmed up (server CPU 0.21 -> 0.48 s/s).
  */
-export const WARM_UP_SECONDS = 8;
+const WARM_UP_SECONDS = 8;
 
 /** How long each phase measures, and its unmeasured lead-in; the warm-up before them all. */
 export interface PhaseTiming {
@@ -44,6 +44,16 @@ export interface PhaseTiming {
   leadInSeconds: number;
   warmUpSeconds: number;
 }
+
+/** The timing the figures are compared on: `seconds` measured after the lead-ins above. */
+export const measuredTiming = (seconds: number): PhaseTiming => ({
+  seconds,
+  leadInSeconds: LEAD_IN_SECONDS,
+  warmUpSeconds: WARM_UP_SECONDS,
+});
+
+/** A smoke run's: checks that every phase works, measures nothing worth comparing. */
+export const SMOKE_TIMING: PhaseTiming = { seconds: 1, leadInSeconds: 0.5, warmUpSeconds: 1 };
 
 /**
  * One phase of one kind of request. Closed loop without `ratePerSecond`: 8 clients, each

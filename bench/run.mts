@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { PACED_IN_FLIGHT } from './arrivals.js';
 import { sweepChart } from './chart.js';
 import { costGrowthTable, runCostGrowth } from './cost-growth.js';
-import { LEAD_IN_SECONDS, WARM_UP_SECONDS } from './request-phases.js';
+import { SMOKE_TIMING, measuredTiming } from './request-phases.js';
 import {
   fileStamp,
   machine,
@@ -147,13 +147,7 @@ if (args['cost-growth']) {
   const rows = await runCostGrowth({
     // A smoke run checks that the scenario still works end to end: two tiny sizes, no files.
     sizes: (smoke ? '200,400' : args.sizes).split(',').map((n) => positiveInteger('sizes', n)),
-    timing: smoke
-      ? { seconds: 1, leadInSeconds: 0.5, warmUpSeconds: 1 }
-      : {
-          seconds: positiveInteger('duration', args.duration),
-          leadInSeconds: LEAD_IN_SECONDS,
-          warmUpSeconds: WARM_UP_SECONDS,
-        },
+    timing: smoke ? SMOKE_TIMING : measuredTiming(positiveInteger('duration', args.duration)),
     log,
   });
   const table = costGrowthTable(rows);
